@@ -1,0 +1,145 @@
+// ns/packet of generated programs through BPF_PROG_TEST_RUN, for linear chains of N non-matching rules
+// (worst case: every rule is evaluated, then the policy) and with the first rule matching (best case),
+// at each hook flavour. Also reports how long compile + load (verification) take at each N.
+//
+//   ./build/bench/rules_bench --benchmark_counters_tabular=true
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <linux/netfilter.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "codegen/compile.h"
+#include "codegen/kernel_btf.h"
+#include "netns.h"
+#include "packet.h"
+#include "runtime/loader.h"
+
+namespace {
+
+using namespace nfjit;
+
+// N rules "-s 198.19.X.Y/32 -p udp --dport 1000+i -j DROP" that the benchmark packet never matches,
+// unless `first_matches`, in which case rule 0 matches it and accepts.
+ir::Table make_table(int n, bool first_matches) {
+  ir::Table t;
+  t.name = "filter";
+  t.family = ir::Family::Ipv4;
+  ir::Chain c;
+  c.name = "INPUT";
+  c.base = ir::BaseChain{ir::Hook::Input, 0, ir::Policy::Accept, {}};
+  for (int i = 0; i < n; ++i) {
+    ir::Rule r;
+    ir::AddrMatch a;
+    a.field = ir::Field::Saddr;
+    a.len = 4;
+    uint32_t ip = htonl((198u << 24) | (19u << 16) | static_cast<uint32_t>(i & 0xffff));
+    if (first_matches && i == 0) ip = htonl((198u << 24) | (18u << 16) | 2);
+    std::memcpy(a.value.data(), &ip, 4);
+    a.mask = {0xff, 0xff, 0xff, 0xff};
+    r.matches.push_back({a, false});
+    r.matches.push_back({ir::IntMatch{ir::Field::L4Proto, ir::IntOp::InRanges, 0xff, {{17, 17}}}, false});
+    uint32_t port = first_matches && i == 0 ? 9 : 1000 + (i % 60000);
+    r.matches.push_back({ir::IntMatch{ir::Field::Dport, ir::IntOp::InRanges, 0xffff, {{port, port}}}, false});
+    r.action.kind = first_matches && i == 0 ? ir::ActionKind::Accept : ir::ActionKind::Drop;
+    r.origin = "bench rule " + std::to_string(i);
+    c.rules.push_back(std::move(r));
+  }
+  t.chains.push_back(std::move(c));
+  return t;
+}
+
+struct Flavour {
+  const char* name;
+  codegen::AttachKind kind;
+};
+
+const Flavour kFlavours[] = {
+    {"netfilter", codegen::AttachKind::Netfilter},
+    {"xdp", codegen::AttachKind::Xdp},
+    {"tc", codegen::AttachKind::TcIngress},
+};
+
+const codegen::KernelBtf& btf() {
+  static auto b = codegen::KernelBtf::load();
+  if (!b.ok()) {
+    std::fprintf(stderr, "cannot load kernel BTF: %s\n", b.error().message.c_str());
+    std::exit(1);
+  }
+  return b.value();
+}
+
+void BM_Packet(benchmark::State& state) {
+  const Flavour& fl = kFlavours[state.range(0)];
+  const int n = static_cast<int>(state.range(1));
+  const bool best = state.range(2) != 0;
+
+  // Netfilter test runs use the current namespace's loopback device: stay out of the root namespace.
+  test::Netns ns("bench");
+  test::EnterNetns inside(ns);
+
+  codegen::AttachPoint at;
+  at.kind = fl.kind;
+  at.pf = NFPROTO_IPV4;
+  at.hook = ir::Hook::Input;
+  at.ifname = "lo";
+  at.ifindex = 1;
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto prog = codegen::compile(make_table(n, best), "INPUT", at, btf());
+  if (!prog.ok()) {
+    state.SkipWithError(("compile: " + prog.error().message).c_str());
+    return;
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  auto loaded = runtime::load_program(prog.value());
+  if (!loaded.ok()) {
+    state.SkipWithError(("load: " + loaded.error().message.substr(0, 400)).c_str());
+    return;
+  }
+  auto t2 = std::chrono::steady_clock::now();
+
+  test::PacketSpec spec;  // UDP 198.18.0.2:40000 -> 198.18.0.1:9
+  std::vector<uint8_t> data = test::build_frame(spec, {2, 0, 0, 0, 0, 1}, {2, 0, 0, 0, 0, 2});
+  std::vector<uint8_t> ctx;
+  if (fl.kind == codegen::AttachKind::Netfilter) {
+    ctx.assign(64, 0);
+    ctx[0] = NF_INET_LOCAL_IN;
+    ctx[1] = NFPROTO_IPV4;
+  }
+  constexpr uint32_t kRepeat = 20000;
+  double ns_total = 0;
+  uint64_t runs = 0;
+  for (auto _ : state) {
+    auto r = runtime::test_run(loaded->prog.get(), data, ctx, kRepeat);
+    if (!r.ok()) {
+      state.SkipWithError(("test_run: " + r.error().message).c_str());
+      return;
+    }
+    ns_total += r->duration_ns;
+    ++runs;
+  }
+  state.counters["ns_per_pkt"] = runs ? ns_total / runs : 0;
+  state.counters["insns"] = static_cast<double>(prog->insns.size());
+  state.counters["compile_ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  state.counters["load_ms"] = std::chrono::duration<double, std::milli>(t2 - t1).count();
+  state.SetLabel(std::string(fl.name) + (best ? " first-rule-matches" : " no-rule-matches"));
+}
+
+void Args(benchmark::internal::Benchmark* b) {
+  for (int f = 0; f < 3; ++f)
+    for (int n : {10, 100, 1000, 10000})
+      for (int best : {0, 1}) b->Args({f, n, best});
+  b->ArgNames({"hook", "rules", "best"});
+  b->Iterations(5);
+  b->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK(BM_Packet)->Apply(Args);
+
+}  // namespace
+
+BENCHMARK_MAIN();
