@@ -67,6 +67,20 @@ struct Program {
   int counters_map = -1;              // index into maps
   int log_map = -1;
   std::vector<ir::LogAction> logs;    // index = log id written in each ring record
+
+  // Debugging aids (filled by codegen::compile): kfunc BTF ids by name, named instruction positions
+  // (chain entries, rules), and the disassembly when CompileOptions::disasm is set.
+  struct KfuncRef {
+    uint32_t btf_id = 0;
+    std::string name;
+  };
+  struct Symbol {
+    uint32_t insn = 0;
+    std::string name;
+  };
+  std::vector<KfuncRef> kfuncs;
+  std::vector<Symbol> symbols;
+  std::string disassembly;
 };
 
 }  // namespace nfjit::codegen

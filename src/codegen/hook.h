@@ -1,0 +1,51 @@
+// Per-hook operations: everything that differs between XDP (xdp_md), TC/TCX (__sk_buff) and
+// BPF_NETFILTER (bpf_nf_ctx {state, skb}) sits behind this interface, one implementation per file.
+// The parser, matches and chain layout are written once against it.
+#pragma once
+
+#include <memory>
+
+#include "codegen/gen.h"
+
+namespace nfjit::codegen {
+
+class HookOps {
+ public:
+  virtual ~HookOps() = default;
+  virtual uint32_t prog_type() const = 0;
+  virtual uint32_t expected_attach_type() const = 0;
+  // True when the packet starts with an Ethernet header (XDP, TC); false at netfilter (network header).
+  virtual bool link_layer() const = 0;
+  // The value the program returns for accept/drop.
+  virtual int32_t verdict(bool accept) const = 0;
+
+  // Runs after r6 = ctx and r7 = descriptor: makes load_bytes() usable. May jump to g.exit_accept.
+  virtual Result<void> prologue(Gen& g) const = 0;
+  // r<dst> = packet length from packet offset 0 (for the L3 length). May clobber r0-r5.
+  virtual void total_len(Gen& g, uint8_t dst) const = 0;
+  // Copies `len` packet bytes at the offset held in `off_reg` to r7 + dst; jumps to `fail` when the
+  // packet is shorter. Clobbers r0-r5 (off_reg may be any register; it is read first).
+  virtual void load_bytes(Gen& g, uint8_t off_reg, int16_t dst, uint32_t len, Label fail) const = 0;
+  // Same with a destination pointer already in r<dst_reg> (for example ring buffer memory); len in r<len_reg>.
+  virtual void load_bytes_to(Gen& g, uint8_t off_reg, uint8_t dst_reg, uint8_t len_reg) const = 0;
+
+  // r1 = 32-bit metadata field (Mark, PktType, IifIndex, OifIndex, CtState, CtMark); jumps to `absent`
+  // where the packet has no value. EOPNOTSUPP (naming the rule) where the hook cannot read it.
+  virtual Result<void> load_meta(Gen& g, ir::Field f, Label absent, const ir::Rule& r) const = 0;
+  // Interface name match; falls through when the name matches, else jumps to if_false.
+  virtual Result<void> iface(Gen& g, const ir::IfaceMatch& m, Label if_false, Label absent,
+                             const ir::Rule& r) const = 0;
+  // Source MAC into r7 + kOffMac (6 bytes), or jump to absent.
+  virtual Result<void> load_mac(Gen& g, Label absent, const ir::Rule& r) const = 0;
+  // skb->mark = (mark & ~mask) ^ value.
+  virtual Result<void> set_mark(Gen& g, const ir::Action& a, const ir::Rule& r) const = 0;
+};
+
+std::unique_ptr<HookOps> make_netfilter_ops();
+std::unique_ptr<HookOps> make_xdp_ops();
+std::unique_ptr<HookOps> make_tc_ops(bool ingress);
+
+// Interface-name matching decided at compile time (XDP/TC know their one device).
+bool iface_name_matches(const ir::IfaceMatch& m, const std::string& ifname);
+
+}  // namespace nfjit::codegen

@@ -1,0 +1,32 @@
+// Matches: each ir::Match kind is one file (match_int.cc, match_addr.cc, match_set.cc, match_limit.cc,
+// match_mac.cc); emit_match() dispatches. Contract of every emitter: fall through when the plain
+// (non-inverted) match holds, jump to `if_false` when it does not, and to `absent` when the packet has
+// no such field (then the rule fails whether inverted or not). Registers r0-r5, r8, r9 are free.
+#pragma once
+
+#include <optional>
+
+#include "codegen/gen.h"
+
+namespace nfjit::codegen {
+
+// A match whose value is known at compile time (interface names at XDP/TC): emits nothing.
+std::optional<bool> static_match(const Gen& g, const ir::Match& m);
+
+Result<void> emit_match(Gen& g, const ir::Match& m, const ir::Rule& r, Label if_false, Label absent);
+
+// Whether reading `f` needs the transport header parsed.
+bool field_needs_l4(ir::Field f);
+
+// r1 = the 32-bit value of an integer field (host order), or jump to `absent`.
+Result<void> load_field(Gen& g, ir::Field f, Label absent, const ir::Rule& r);
+
+Result<void> emit_int_match(Gen& g, const ir::IntMatch& m, const ir::Rule& r, Label if_false, Label absent);
+Result<void> emit_addr_match(Gen& g, const ir::AddrMatch& m, const ir::Rule& r, Label if_false, Label absent);
+Result<void> emit_addr_range_match(Gen& g, const ir::AddrRangeMatch& m, const ir::Rule& r, Label if_false,
+                                   Label absent);
+Result<void> emit_mac_match(Gen& g, const ir::MacMatch& m, const ir::Rule& r, Label if_false, Label absent);
+Result<void> emit_set_match(Gen& g, const ir::SetMatch& m, const ir::Rule& r, Label if_false, Label absent);
+Result<void> emit_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule& r, Label if_false);
+
+}  // namespace nfjit::codegen

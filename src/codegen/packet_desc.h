@@ -1,0 +1,57 @@
+// The packet descriptor: what header parsing computes once per packet, kept in the main frame's stack and
+// read by every rule. Register r7 points at its base in every frame (subprograms receive it as an
+// argument), so a field is always `*(u32 *)(r7 + kOff...)`. All integer fields are host-order u32.
+//
+// Registers (every frame): r6 = the hook's context pointer, r7 = descriptor base, r8/r9 free for one
+// match at a time (callee-saved across helper calls), r0-r5 scratch (clobbered by calls).
+#pragma once
+
+#include <cstdint>
+
+namespace nfjit::codegen::desc {
+
+// Which fields hold a value for this packet (kOffValid). A match on a field whose bit is clear is false,
+// inverted or not (see ir.h).
+enum ValidBit : uint32_t {
+  kValidL3 = 1u << 0,        // nfproto, l4proto, addresses, ttl, tos, length, fragment
+  kValidPorts = 1u << 1,     // sport/dport: TCP/UDP/UDP-Lite/SCTP/DCCP, first fragment, >= 4 bytes
+  kValidTcpFlags = 1u << 2,  // TCP, first fragment, >= 14 bytes
+  kValidIcmp = 1u << 3,      // ICMP (IPv4) / ICMPv6 (IPv6), first fragment, >= 2 bytes
+  kValidMac = 1u << 4,       // source MAC (hooks with an Ethernet header)
+  kValidL4Hdr = 1u << 5,     // the transport header was located (not a non-first fragment)
+};
+
+inline constexpr int16_t kOffL3Off = 0;      // packet offset of the network header (load_bytes offset)
+inline constexpr int16_t kOffL4Off = 4;      // packet offset of the transport header
+inline constexpr int16_t kOffL3Len = 8;      // bytes from the network header to the end (counters, limits)
+inline constexpr int16_t kOffNfProto = 12;   // 4, 6, or 0 (not IP)
+inline constexpr int16_t kOffL4Proto = 16;
+inline constexpr int16_t kOffFragment = 20;  // 1: non-first fragment
+inline constexpr int16_t kOffValid = 24;     // ValidBit mask
+inline constexpr int16_t kOffSport = 28;
+inline constexpr int16_t kOffDport = 32;
+inline constexpr int16_t kOffTcpFlags = 36;
+inline constexpr int16_t kOffIcmpType = 40;
+inline constexpr int16_t kOffIcmpCode = 44;
+inline constexpr int16_t kOffLength = 48;    // IPv4 total length / IPv6 payload length + 40
+inline constexpr int16_t kOffTtl = 52;
+inline constexpr int16_t kOffTos = 56;
+inline constexpr int16_t kOffScratch = 60;   // 4 bytes free for one match
+inline constexpr int16_t kOffSaddr = 64;     // 16 bytes, network order (IPv4: first 4)
+inline constexpr int16_t kOffDaddr = 80;     // 16 bytes
+inline constexpr int16_t kOffMac = 96;       // 8 bytes: source MAC in the first 6
+inline constexpr int16_t kOffKey = 104;      // 72 bytes: map keys (counters, sets, limits)
+inline constexpr uint32_t kKeyBytes = 72;
+inline constexpr int16_t kOffDynptr = 176;   // 16 bytes: struct bpf_dynptr (netfilter)
+inline constexpr int16_t kOffBuf = 192;      // 64 bytes: header bytes being parsed
+inline constexpr uint32_t kBufBytes = 64;
+inline constexpr int16_t kOffCt = 256;       // 64 bytes: bpf_sock_tuple + bpf_ct_opts (XDP/TC ct lookup)
+inline constexpr int16_t kSize = 320;        // main frame stack bytes; subprograms use none
+
+// Why matches "launder" every descriptor value they compare (an ALU op such as `w1 |= 0` after the
+// load): the verifier links a register filled from a spilled stack slot to that slot, so a compare that
+// fails on a rule's *second* match teaches it the exact value of the *first* field for the rest of the
+// chain. Those states never prune against the general ones and an N-rule chain costs O(N^2) verifier
+// steps (10,000 rules: over the 1M limit). Any ALU op but 64-bit add-constant clears the link.
+
+}  // namespace nfjit::codegen::desc
