@@ -1,0 +1,13 @@
+// nfjitd's log: stderr (when attached to a terminal or run in the foreground) and syslog (LOG_DAEMON).
+#pragma once
+
+#include <syslog.h>
+
+namespace nfjit::daemon {
+
+void log_open(bool to_stderr, bool to_syslog);
+void log_close();
+// printf-style; `priority` is a syslog level (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG).
+void logf(int priority, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace nfjit::daemon

@@ -1,0 +1,71 @@
+// nfjitd: where the pieces are put together. The lead swaps KernelPassthroughHandler for the xtables
+// front-end + runtime here; nothing else in src/daemon/ needs to change for that.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "daemon/config.h"
+#include "daemon/daemonize.h"
+#include "daemon/kernel_passthrough_handler.h"
+#include "daemon/log.h"
+#include "daemon/pidfile.h"
+#include "daemon/server.h"
+
+namespace {
+
+nfjit::daemon::Server* g_server = nullptr;
+
+extern "C" void on_stop_signal(int) {
+  if (g_server) g_server->request_stop();
+}
+
+void install_signals() {
+  struct sigaction sa{};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGHUP, SIG_IGN);   // no reload semantics yet; never die of a closed terminal
+  signal(SIGPIPE, SIG_IGN);  // a vanished client is an EPIPE, not our end
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nfjit::daemon;
+  auto cfg = parse_daemon_args(argc, argv);
+  if (!cfg) {
+    std::fprintf(stderr, "nfjitd: %s\n%s", cfg.error().message.c_str(), daemon_usage_text());
+    return 2;
+  }
+  if (cfg->help) {
+    std::fputs(daemon_usage_text(), stdout);
+    return 0;
+  }
+  if (!cfg->foreground) daemonize_begin();
+  log_open(/*to_stderr=*/true, /*to_syslog=*/true);
+  install_signals();
+
+  auto pidfile = Pidfile::create(cfg->pidfile_path());
+  if (!pidfile) {
+    logf(LOG_ERR, "%s", pidfile.error().message.c_str());
+    return 1;
+  }
+  KernelPassthroughHandler handler;
+  Server server(ServerOptions{.socket_path = cfg->socket_path}, handler);
+  if (auto ok = server.start(); !ok) {
+    logf(LOG_ERR, "%s", ok.error().message.c_str());
+    return 1;
+  }
+  g_server = &server;
+  logf(LOG_INFO, "serving (state %s, bpffs %s%s)", cfg->state_dir.c_str(), cfg->bpffs_dir.c_str(),
+       cfg->strict ? ", strict" : "");
+  daemonize_ready();
+  server.run();
+  g_server = nullptr;
+  // Pinned programs and maps under --bpffs stay in force: the firewall outlives the daemon.
+  logf(LOG_INFO, "stopped; pinned state under %s left in place", cfg->bpffs_dir.c_str());
+  log_close();
+  return 0;
+}
