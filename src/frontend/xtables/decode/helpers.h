@@ -1,0 +1,40 @@
+// Small building blocks shared by the decoder files: IR match constructors and -S text formatting.
+#pragma once
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "frontend/xtables/abi.h"
+#include "frontend/xtables/decode/extension.h"
+
+namespace nfjit::xt {
+
+template <typename T>
+inline T as(Bytes data) {
+  T v{};
+  std::memcpy(&v, data.data(), std::min(sizeof(T), data.size()));
+  return v;
+}
+
+inline ir::Match int_match(ir::Field f, uint32_t lo, uint32_t hi, bool invert, uint32_t mask = 0xffffffffu) {
+  ir::IntMatch m;
+  m.field = f;
+  m.mask = mask;
+  m.ranges.push_back({lo, hi});
+  return ir::Match{m, invert};
+}
+
+inline std::string bang(bool inv) { return inv ? "! " : ""; }
+
+inline std::string range_text(uint32_t lo, uint32_t hi) {
+  return lo == hi ? std::to_string(lo) : std::to_string(lo) + ":" + std::to_string(hi);
+}
+
+inline std::string hex(uint32_t v) {
+  char b[16];
+  std::snprintf(b, sizeof b, "0x%x", v);
+  return b;
+}
+
+}  // namespace nfjit::xt

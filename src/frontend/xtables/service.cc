@@ -1,0 +1,291 @@
+#include "frontend/xtables/service.h"
+
+#include "frontend/xtables/entries_reply.h"
+#include "frontend/xtables/extension_check.h"
+#include "frontend/xtables/tables.h"
+
+namespace nfjit::xt {
+
+namespace {
+
+// A fixed-size request struct from the caller's buffer (zero-padded when the buffer is shorter).
+template <typename T>
+T request_struct(const SockoptRequest& req) {
+  T v{};
+  std::memcpy(&v, req.data.data(), std::min(sizeof(T), req.data.size()));
+  return v;
+}
+
+template <typename T>
+std::vector<uint8_t> bytes_of(const T* p, size_t n) {
+  auto* b = reinterpret_cast<const uint8_t*>(p);
+  return std::vector<uint8_t>(b, b + n * sizeof(T));
+}
+
+std::string terminated(const char* name, size_t max) { return std::string(name, strnlen(name, max - 1)); }
+
+std::string join(const std::vector<Refusal>& rs) {
+  std::string s;
+  for (const auto& r : rs) s += (s.empty() ? "" : "; ") + r.rule + ": " + r.reason;
+  return s;
+}
+
+}  // namespace
+
+XtablesService::XtablesService(TableSink& sink, KernelXtables& kernel, ServiceOptions opts)
+    : sink_(sink), kernel_(kernel), opts_(opts) {}
+
+SockoptReply XtablesService::fail(const Error& e) {
+  last_message_ = e.message;
+  SockoptReply r;
+  r.err = e.err;
+  return r;
+}
+
+SockoptReply XtablesService::handle(const SockoptRequest& req) {
+  last_message_.clear();
+  const FamilyAbi* abi = abi_for_level(req.level);
+  if (!abi) return fail(make_error(ENOPROTOOPT, "not an xtables level"));
+  if (req.set) {
+    if (req.optname == IPT_SO_SET_REPLACE) return set_replace(*abi, req);
+    if (req.optname == IPT_SO_SET_ADD_COUNTERS) return add_counters(*abi, req);
+    return fail(make_error(ENOPROTOOPT, "unknown set option"));
+  }
+  switch (req.optname) {
+    case IPT_SO_GET_INFO: return get_info(*abi, req);
+    case IPT_SO_GET_ENTRIES: return get_entries(*abi, req);
+    case IPT_SO_GET_REVISION_MATCH:
+    case IPT_SO_GET_REVISION_TARGET:
+      // Which extensions and revisions exist is the kernel's answer: a table nfjit cannot lower goes
+      // to the kernel, so nfjit never accepts what the kernel would not.
+      return kernel_.forward(req);
+    default: return fail(make_error(ENOPROTOOPT, "unknown get option"));
+  }
+}
+
+Result<XtablesService::State*> XtablesService::lowered_state(const FamilyAbi& abi, const std::string& name) {
+  const TableSpec* spec = find_table_spec(name);
+  if (!spec || !spec->lowered) return static_cast<State*>(nullptr);
+  auto key = std::make_pair(abi.family, name);
+  if (auto it = tables_.find(key); it != tables_.end()) return &it->second;
+  // First use: the kernel would create the table with its bootstrap contents right now; so does nfjit.
+  State s;
+  s.table = bootstrap_table(abi, *spec);
+  Lowered low = lower_table(s.table, spec->priority);
+  s.slots = low.slots;
+  s.base.assign(s.table.entries.size(), xt_counters{});
+  if (auto r = sink_.install(abi.family, name, low.table); !r.ok()) {
+    if (opts_.strict) return r.error();
+    s.kernel = true;
+    s.why = "installing the BPF program failed: " + r.error().message;
+  }
+  return &tables_.emplace(key, std::move(s)).first->second;
+}
+
+Result<std::vector<xt_counters>> XtablesService::live_counters(const FamilyAbi& abi, const std::string& name,
+                                                              const State& s) {
+  std::vector<codegen::CounterSlot> slots;
+  for (const auto& sl : s.slots)
+    if (sl) slots.push_back(*sl);
+  auto vals = sink_.counters(abi.family, name, slots);
+  if (!vals.ok()) return vals.error();
+  std::vector<xt_counters> out(s.base);
+  size_t k = 0;
+  for (size_t i = 0; i < s.slots.size(); ++i) {
+    if (!s.slots[i]) continue;
+    if (k < vals->size()) {
+      out[i].pcnt += (*vals)[k].packets;
+      out[i].bcnt += (*vals)[k].bytes;
+    }
+    ++k;
+  }
+  return out;
+}
+
+SockoptReply XtablesService::get_info(const FamilyAbi& abi, const SockoptRequest& req) {
+  if (req.optlen != sizeof(ipt_getinfo)) return fail(make_error(EINVAL, "GET_INFO: wrong length"));
+  auto gi = request_struct<ipt_getinfo>(req);
+  std::string name = terminated(gi.name, sizeof gi.name);
+  auto st = lowered_state(abi, name);
+  if (!st.ok()) return fail(st.error());
+  if (!*st || (*st)->kernel) return kernel_.forward(req);
+  const Table& t = (*st)->table;
+  ipt_getinfo info{};
+  std::strncpy(info.name, name.c_str(), sizeof info.name - 1);
+  info.valid_hooks = t.valid_hooks;
+  for (unsigned h = 0; h < kNumHooks; ++h) {
+    info.hook_entry[h] = t.hook_entry[h];
+    info.underflow[h] = t.underflow[h];
+  }
+  info.num_entries = static_cast<uint32_t>(t.entries.size());
+  info.size = static_cast<uint32_t>(t.blob.size());
+  SockoptReply r;
+  r.data = bytes_of(&info, 1);
+  return r;
+}
+
+SockoptReply XtablesService::get_entries(const FamilyAbi& abi, const SockoptRequest& req) {
+  if (req.optlen < sizeof(ipt_get_entries)) return fail(make_error(EINVAL, "GET_ENTRIES: short buffer"));
+  auto ge = request_struct<ipt_get_entries>(req);
+  if (req.optlen != sizeof(ipt_get_entries) + static_cast<uint64_t>(ge.size))
+    return fail(make_error(EINVAL, "GET_ENTRIES: length does not match size"));
+  std::string name = terminated(ge.name, sizeof ge.name);
+  auto st = lowered_state(abi, name);
+  if (!st.ok()) return fail(st.error());
+  if (!*st || (*st)->kernel) return kernel_.forward(req);
+  State& s = **st;
+  if (ge.size != s.table.blob.size()) return fail(make_error(EAGAIN, "GET_ENTRIES: table changed size"));
+  auto c = live_counters(abi, name, s);
+  if (!c.ok()) return fail(c.error());
+  std::vector<uint8_t> buf(req.data);
+  buf.resize(req.optlen);
+  SockoptReply r;
+  r.data = entries_reply(s.table, *c, buf);
+  return r;
+}
+
+SockoptReply XtablesService::to_kernel(const FamilyAbi& abi, const SockoptRequest& req, const Table& t, State& s,
+                                       std::string why) {
+  auto hdr = parse_replace_header(req.data);  // already validated by the caller
+  std::vector<xt_counters> old;
+  if (!s.kernel) {
+    // The client counted nfjit's entries; the kernel's table is the bootstrap nfjit left there.
+    if (hdr->num_counters != s.table.entries.size()) return fail(make_error(EAGAIN, "table changed meanwhile"));
+    auto live = live_counters(abi, t.name, s);
+    if (!live.ok()) return fail(live.error());
+    auto ki = kernel_.info(abi, t.name);
+    if (!ki.ok()) return fail(ki.error());
+    auto r = kernel_.replace(abi, req.data, ki->num_entries);
+    if (!r.ok()) return fail(r.error());
+    old = std::move(*live);
+    if (auto rm = sink_.remove(abi.family, t.name); !rm.ok()) why += " (removing the BPF program: " + rm.error().message + ")";
+    s.kernel = true;
+    s.slots.clear();
+    s.base.clear();
+  } else {
+    auto r = kernel_.replace(abi, req.data);
+    if (!r.ok()) return fail(r.error());
+    old = std::move(*r);
+  }
+  s.why = why;
+  last_message_ = "table " + t.name + " runs in the kernel: " + why;
+  SockoptReply rep;
+  rep.data = bytes_of(old.data(), old.size());
+  return rep;
+}
+
+SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequest& req) {
+  auto hdr = parse_replace_header(req.data);
+  if (!hdr.ok()) return fail(hdr.error());
+  std::vector<uint8_t> blob(req.data.begin() + sizeof(ipt_replace), req.data.begin() + sizeof(ipt_replace) + hdr->size);
+  auto t = validate_structure(abi, *hdr, std::move(blob));
+  if (!t.ok()) return fail(t.error());
+  auto ext = check_extensions(*t);
+  if (!ext.ok()) return fail(ext.error());
+
+  const TableSpec* spec = find_table_spec(hdr->name);
+  auto st = lowered_state(abi, hdr->name);
+  if (!st.ok()) return fail(st.error());
+  if (!*st) {
+    // nat, or a name that is not a table nfjit serves: the kernel's, verbatim.
+    auto r = kernel_.replace(abi, req.data);
+    if (!r.ok()) return fail(r.error());
+    SockoptReply rep;
+    rep.data = bytes_of(r->data(), r->size());
+    return rep;
+  }
+  State& s = **st;
+  if (hdr->valid_hooks != spec->valid_hooks) return fail(make_error(EINVAL, "valid_hooks differ from the table's"));
+
+  std::string why;
+  Lowered low;
+  // Lowering names every rule it cannot express (an extension nfjit does not know among them).
+  low = lower_table(*t, spec->priority);
+  if (!low.ok()) why = join(low.refusals);
+  else if (ext->unknown) why = unsupported_reason(ext->unknown_is_target, ext->unknown_name, ext->unknown_revision);
+  if (!why.empty()) {
+    if (!opts_.strict) return to_kernel(abi, req, *t, s, why);
+    if (ext->unknown) {
+      // The kernel's answer for an extension it does not have either.
+      auto rev = kernel_.revision(abi, ext->unknown_is_target, ext->unknown_name, ext->unknown_revision);
+      if (!rev.ok() && rev.error().err == ENOENT) return fail(make_error(ENOENT, *ext->unknown + ": no such extension"));
+    }
+    return fail(make_error(EOPNOTSUPP, "nfjit --strict refuses table " + t->name + ": " + why));
+  }
+
+  std::vector<xt_counters> old;
+  uint32_t kernel_entries = 0;
+  if (s.kernel) {
+    auto ki = kernel_.info(abi, t->name);
+    if (!ki.ok()) return fail(ki.error());
+    kernel_entries = ki->num_entries;
+    if (hdr->num_counters != kernel_entries) return fail(make_error(EAGAIN, "table changed meanwhile"));
+    auto kc = kernel_.counters(abi, t->name);
+    if (!kc.ok()) return fail(kc.error());
+    old = std::move(*kc);
+  } else {
+    if (hdr->num_counters != s.table.entries.size()) return fail(make_error(EAGAIN, "table changed meanwhile"));
+    auto live = live_counters(abi, t->name, s);
+    if (!live.ok()) return fail(live.error());
+    old = std::move(*live);
+  }
+  if (auto r = sink_.install(abi.family, t->name, low.table); !r.ok()) {
+    if (opts_.strict) return fail(r.error());
+    return to_kernel(abi, req, *t, s, "the BPF program could not be installed: " + r.error().message);
+  }
+  if (s.kernel) {
+    // The rules now run as BPF: leave the kernel's table holding nothing but its bootstrap.
+    ReplaceHeader bh = bootstrap_header(abi, *spec);
+    std::vector<uint8_t> opt(sizeof(ipt_replace) + bh.size, 0);
+    auto* r = reinterpret_cast<ipt_replace*>(opt.data());
+    std::strncpy(r->name, spec->name, sizeof r->name - 1);
+    r->valid_hooks = bh.valid_hooks;
+    r->num_entries = bh.num_entries;
+    r->size = bh.size;
+    for (unsigned h = 0; h < kNumHooks; ++h) {
+      r->hook_entry[h] = bh.hook_entry[h];
+      r->underflow[h] = bh.underflow[h];
+    }
+    auto boot = bootstrap_blob(abi, *spec);
+    std::memcpy(opt.data() + sizeof(ipt_replace), boot.data(), boot.size());
+    if (auto k = kernel_.replace(abi, opt, kernel_entries); !k.ok())
+      last_message_ = "could not empty the kernel's " + t->name + " table: " + k.error().message;
+  }
+  s.kernel = false;
+  s.why.clear();
+  s.table = std::move(*t);
+  s.slots = std::move(low.slots);
+  s.base.assign(s.table.entries.size(), xt_counters{});
+  SockoptReply rep;
+  rep.data = bytes_of(old.data(), old.size());
+  return rep;
+}
+
+SockoptReply XtablesService::add_counters(const FamilyAbi& abi, const SockoptRequest& req) {
+  // xt_copy_counters(): header, then exactly num_counters counters.
+  if (req.data.size() < sizeof(xt_counters_info)) return fail(make_error(EINVAL, "ADD_COUNTERS: short"));
+  auto info = request_struct<xt_counters_info>(req);
+  if (static_cast<uint64_t>(info.num_counters) * sizeof(xt_counters) != req.data.size() - sizeof(xt_counters_info))
+    return fail(make_error(EINVAL, "ADD_COUNTERS: size does not match num_counters"));
+  std::string name = terminated(info.name, sizeof info.name);
+  auto st = lowered_state(abi, name);
+  if (!st.ok()) return fail(st.error());
+  if (!*st || (*st)->kernel) return kernel_.forward(req);
+  State& s = **st;
+  if (info.num_counters != s.table.entries.size()) return fail(make_error(EINVAL, "ADD_COUNTERS: wrong count"));
+  std::span<const uint8_t> b(req.data);
+  for (size_t i = 0; i < s.base.size(); ++i) {
+    auto c = load<xt_counters>(b, sizeof(xt_counters_info) + i * sizeof(xt_counters));
+    s.base[i].pcnt += c.pcnt;
+    s.base[i].bcnt += c.bcnt;
+  }
+  return SockoptReply{};
+}
+
+std::vector<TableStatus> XtablesService::status() const {
+  std::vector<TableStatus> out;
+  for (const auto& [k, s] : tables_) out.push_back({k.first, k.second, !s.kernel, s.why});
+  return out;
+}
+
+}  // namespace nfjit::xt
