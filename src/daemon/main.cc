@@ -1,5 +1,5 @@
-// nfjitd: where the pieces are put together. The lead swaps KernelPassthroughHandler for the xtables
-// front-end + runtime here; nothing else in src/daemon/ needs to change for that.
+// nfjitd: where the pieces are put together: the runtime Engine (codegen bound in, pins adopted from a
+// previous run), the xtables front-end on top of it, the LOG pump, and the serving loop.
 #include <signal.h>
 
 #include <cstdio>
@@ -7,7 +7,10 @@
 
 #include "daemon/config.h"
 #include "daemon/daemonize.h"
-#include "daemon/kernel_passthrough_handler.h"
+#include "daemon/engine_setup.h"
+#include "daemon/engine_table_sink.h"
+#include "daemon/log_pump.h"
+#include "daemon/xtables_handler.h"
 #include "daemon/log.h"
 #include "daemon/pidfile.h"
 #include "daemon/server.h"
@@ -34,6 +37,7 @@ void install_signals() {
 
 int main(int argc, char** argv) {
   using namespace nfjit::daemon;
+  using namespace nfjit;
   auto cfg = parse_daemon_args(argc, argv);
   if (!cfg) {
     std::fprintf(stderr, "nfjitd: %s\n%s", cfg.error().message.c_str(), daemon_usage_text());
@@ -52,7 +56,19 @@ int main(int argc, char** argv) {
     logf(LOG_ERR, "%s", pidfile.error().message.c_str());
     return 1;
   }
-  KernelPassthroughHandler handler;
+  auto setup = setup_engine(cfg->bpffs_dir);
+  if (!setup) {
+    logf(LOG_ERR, "%s", setup.error().message.c_str());
+    return 1;
+  }
+  runtime::Engine& engine = *setup->engine;
+  for (const auto& key : setup->restored_keys)
+    logf(LOG_INFO, "adopted pinned ruleset %s: still filtering", key.c_str());
+  LogPump logs(engine);
+  EngineTableSink sink(engine, [&logs] { logs.refresh(); });
+  xt::KernelXtables kernel;
+  xt::XtablesService xtables(sink, kernel, xt::ServiceOptions{.strict = cfg->strict});
+  XtablesHandler handler(xtables, engine);
   Server server(ServerOptions{.socket_path = cfg->socket_path}, handler);
   if (auto ok = server.start(); !ok) {
     logf(LOG_ERR, "%s", ok.error().message.c_str());

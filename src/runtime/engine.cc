@@ -9,6 +9,7 @@
 #include "runtime/attachment_meta.h"
 #include "runtime/bpf_link.h"
 #include "runtime/bpffs.h"
+#include "runtime/conntrack_enabler.h"
 #include "runtime/counters.h"
 #include "runtime/dispatcher.h"
 #include "runtime/loader.h"
@@ -142,7 +143,34 @@ codegen::MapSpec spec_of_map(int fd, const std::string& set_name) {
 
 }  // namespace
 
+namespace {
+
+// True when a program of `t` at a netfilter hook reads conntrack state or mark from the skb; such a
+// program needs conntrack to run in the namespace, which nothing else turns on once the kernel's own
+// tables are empty. (At XDP/TC the ct lookup kfuncs find entries conntrack made elsewhere.)
+bool reads_conntrack(const ir::Table& t) {
+  for (const auto& c : t.chains)
+    for (const auto& r : c.rules)
+      for (const auto& m : r.matches)
+        if (const auto* im = std::get_if<ir::IntMatch>(&m.m))
+          if (im->field == ir::Field::CtState || im->field == ir::Field::CtMark) return true;
+  return false;
+}
+
+}  // namespace
+
 Engine::Engine(EngineOptions opt) : opt_(std::move(opt)) {}
+
+Result<void> Engine::track_conntrack_user(const std::string& key, bool uses) {
+  bool was = !ct_users_.empty();
+  if (uses)
+    ct_users_.insert(key);
+  else
+    ct_users_.erase(key);
+  if (!was && !ct_users_.empty()) return enable_conntrack();
+  if (was && ct_users_.empty()) return disable_conntrack();
+  return {};
+}
 Engine::~Engine() = default;  // closing fds never detaches a pinned link; unpinned links detach here
 
 std::string Engine::dir_of(const std::string& key) const { return opt_.bpffs + "/" + key; }
@@ -169,6 +197,14 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
     if (!loaded) return wrap(loaded.error(), where);
     ready.push_back(Prepared{chain, attach_point_name(at), std::move(prog.value()), std::move(loaded.value())});
   }
+
+  // Conntrack must already run when the first packet reaches a program that reads its state.
+  const bool uses_ct = reads_conntrack(table);
+  if (uses_ct)
+    if (auto ok = track_conntrack_user(key, true); !ok) {
+      ct_users_.erase(key);
+      return make_error(ok.error().err, "cannot turn conntrack on for '" + key + "': " + ok.error().message);
+    }
 
   Entry* entry = nullptr;
   if (auto it = entries_.find(key); it != entries_.end()) entry = it->second.get();
@@ -303,6 +339,7 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
     if (!opt_.bpffs.empty()) remove_tree(dir_of(key) + "/" + it->first);
     it = entry->points.erase(it);
   }
+  if (!uses_ct) (void)track_conntrack_user(key, false);
   if (!pin_errors.empty())
     return make_error(EIO, "installed, but pinning failed (a restart would lose state): " + pin_errors.front());
   return old;
@@ -318,6 +355,7 @@ Result<void> Engine::remove(const std::string& key) {
   }
   if (!opt_.bpffs.empty()) remove_tree(dir_of(key));
   entries_.erase(it);
+  if (auto ok = track_conntrack_user(key, false); !ok && res.ok()) res = ok;
   return res;
 }
 
@@ -404,6 +442,7 @@ Result<std::vector<std::string>> Engine::restore() {
     }
     if (entry->points.empty()) continue;
     entries_[key] = std::move(entry);
+    ct_users_.insert(key);  // its IR is not known here: keep conntrack as the previous daemon left it
     keys.push_back(key);
   }
   return keys;

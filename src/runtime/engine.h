@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -107,6 +108,10 @@ class Engine {
   struct Entry;
   EngineOptions opt_;
   std::map<std::string, std::unique_ptr<Entry>> entries_;
+  // Keys whose netfilter-hook programs read conntrack state: while there is one, conntrack runs in the
+  // namespace (conntrack_enabler.h). After restore() every adopted key counts, since its IR is unknown.
+  std::set<std::string> ct_users_;
+  Result<void> track_conntrack_user(const std::string& key, bool uses);
 
   std::string dir_of(const std::string& key) const;
 };

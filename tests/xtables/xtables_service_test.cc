@@ -66,8 +66,8 @@ TEST(Service, CountersAreLiveAddedAndReturned) {
   // The next replace (iptables -A ...) gets the old counters back, in entry order.
   auto rep = svc.handle(set_request(abi_ipv4(), IPT_SO_SET_REPLACE, replace_option(kt, kt.gi.num_entries)));
   ASSERT_EQ(rep.err, 0);
-  ASSERT_EQ(rep.data.size(), kt.gi.num_entries * sizeof(xt_counters));
-  auto* old = reinterpret_cast<const xt_counters*>(rep.data.data());
+  ASSERT_EQ(rep.old_counters.size(), kt.gi.num_entries * sizeof(xt_counters));
+  auto* old = reinterpret_cast<const xt_counters*>(rep.old_counters.data());
   EXPECT_EQ(old[1].pcnt, 13u);
   EXPECT_EQ(old[9].pcnt, 7u);
   // ... and the new table starts from zero until the client adds them back.

@@ -1,11 +1,26 @@
 #include "frontend/xtables/kernel_passthrough.h"
 
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 namespace nfjit::xt {
+
+namespace {
+
+// The kernel's own get/setsockopt, never an interposed libc symbol: under /etc/ld.so.preload the daemon
+// itself carries the shim, and its calls to the kernel must not come back to it.
+int kernel_setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
+  return static_cast<int>(syscall(SYS_setsockopt, fd, level, name, val, len));
+}
+
+int kernel_getsockopt(int fd, int level, int name, void* val, socklen_t* len) {
+  return static_cast<int>(syscall(SYS_getsockopt, fd, level, name, val, len));
+}
+
+}  // namespace
 
 KernelXtables::~KernelXtables() {
   if (fd4_ >= 0) close(fd4_);
@@ -27,7 +42,7 @@ SockoptReply KernelXtables::forward(const SockoptRequest& req) {
     return rep;
   }
   if (req.set) {
-    int rc = setsockopt(f, req.level, req.optname, req.data.data(), static_cast<socklen_t>(req.data.size()));
+    int rc = kernel_setsockopt(f, req.level, req.optname, req.data.data(), static_cast<socklen_t>(req.data.size()));
     if (rc < 0) rep.err = errno;
     else rep.retval = rc;
     return rep;
@@ -35,7 +50,7 @@ SockoptReply KernelXtables::forward(const SockoptRequest& req) {
   std::vector<uint8_t> buf(req.data);
   buf.resize(req.optlen);
   socklen_t len = req.optlen;
-  int rc = getsockopt(f, req.level, req.optname, buf.data(), &len);
+  int rc = kernel_getsockopt(f, req.level, req.optname, buf.data(), &len);
   if (rc < 0) {
     rep.err = errno;
     return rep;
@@ -57,7 +72,7 @@ Result<std::vector<xt_counters>> KernelXtables::replace(const FamilyAbi& abi, st
   std::vector<xt_counters> old(std::min<uint32_t>(r->num_counters, 1u << 24));
   if (old.size() != r->num_counters) return make_error(ENOMEM, "num_counters too large");
   r->counters = old.data();
-  if (setsockopt(f, abi.level, IPT_SO_SET_REPLACE, opt.data(), static_cast<socklen_t>(opt.size())) < 0)
+  if (kernel_setsockopt(f, abi.level, IPT_SO_SET_REPLACE, opt.data(), static_cast<socklen_t>(opt.size())) < 0)
     return make_error(errno, "kernel refused the table");
   return old;
 }
@@ -68,7 +83,7 @@ Result<ipt_getinfo> KernelXtables::info(const FamilyAbi& abi, const std::string&
   ipt_getinfo gi{};
   std::strncpy(gi.name, table.c_str(), sizeof(gi.name) - 1);
   socklen_t len = sizeof gi;
-  if (getsockopt(f, abi.level, IPT_SO_GET_INFO, &gi, &len) < 0) return make_error(errno, "GET_INFO " + table);
+  if (kernel_getsockopt(f, abi.level, IPT_SO_GET_INFO, &gi, &len) < 0) return make_error(errno, "GET_INFO " + table);
   return gi;
 }
 
@@ -80,7 +95,7 @@ Result<std::vector<xt_counters>> KernelXtables::counters(const FamilyAbi& abi, c
   std::strncpy(ge->name, table.c_str(), sizeof(ge->name) - 1);
   ge->size = gi->size;
   socklen_t len = buf.size();
-  if (getsockopt(fd(abi), abi.level, IPT_SO_GET_ENTRIES, buf.data(), &len) < 0)
+  if (kernel_getsockopt(fd(abi), abi.level, IPT_SO_GET_ENTRIES, buf.data(), &len) < 0)
     return make_error(errno, "GET_ENTRIES " + table);
   std::vector<xt_counters> out;
   std::span<const uint8_t> b(buf);
@@ -100,7 +115,7 @@ Result<int> KernelXtables::revision(const FamilyAbi& abi, bool target, const std
   std::strncpy(r.name, name.c_str(), sizeof(r.name) - 1);
   r.revision = rev;
   socklen_t len = sizeof r;
-  int rc = getsockopt(f, abi.level, target ? IPT_SO_GET_REVISION_TARGET : IPT_SO_GET_REVISION_MATCH, &r, &len);
+  int rc = kernel_getsockopt(f, abi.level, target ? IPT_SO_GET_REVISION_TARGET : IPT_SO_GET_REVISION_MATCH, &r, &len);
   if (rc < 0) return make_error(errno, name);
   return rc;
 }

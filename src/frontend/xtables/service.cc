@@ -170,7 +170,7 @@ SockoptReply XtablesService::to_kernel(const FamilyAbi& abi, const SockoptReques
   s.why = why;
   last_message_ = "table " + t.name + " runs in the kernel: " + why;
   SockoptReply rep;
-  rep.data = bytes_of(old.data(), old.size());
+  rep.old_counters = bytes_of(old.data(), old.size());
   return rep;
 }
 
@@ -257,7 +257,7 @@ SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequ
   s.slots = std::move(low.slots);
   s.base.assign(s.table.entries.size(), xt_counters{});
   SockoptReply rep;
-  rep.data = bytes_of(old.data(), old.size());
+  rep.old_counters = bytes_of(old.data(), old.size());
   return rep;
 }
 

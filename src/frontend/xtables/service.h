@@ -6,7 +6,7 @@
 //  - GET_*: `data` carries the caller's whole buffer (optlen bytes); the reply's data is what the
 //    kernel would leave in it (GET_ENTRIES: header as sent + entries), its size the new *optlen.
 //    GET_REVISION_* replies with retval = the best revision, as the kernel's getsockopt returns it.
-//  - SET_REPLACE: on success the reply's data holds the old counters, num_counters xt_counters
+//  - SET_REPLACE: on success the reply's old_counters holds the old counters, num_counters xt_counters
 //    {pcnt, bcnt} in entry order; the shim copies them to the ipt_replace's `counters` user pointer,
 //    as the kernel's copy_to_user does. On error data is empty and nothing changed.
 //  - err is the kernel's errno; last_message() says why in words (strict refusals name the rule).

@@ -1,0 +1,38 @@
+#include "daemon/engine_table_sink.h"
+
+namespace nfjit::daemon {
+
+EngineTableSink::EngineTableSink(runtime::Engine& engine, std::function<void()> on_change)
+    : engine_(engine), on_change_(std::move(on_change)) {}
+
+std::string EngineTableSink::key_for(ir::Family family, const std::string& table) {
+  return std::string(family == ir::Family::Ipv6 ? "xt6-" : "xt4-") + table;
+}
+
+Result<void> EngineTableSink::install(ir::Family family, const std::string& table, const ir::Table& lowered) {
+  auto r = engine_.install(key_for(family, table), lowered);
+  if (!r) return r.error();
+  if (on_change_) on_change_();
+  return {};
+}
+
+Result<void> EngineTableSink::remove(ir::Family family, const std::string& table) {
+  auto r = engine_.remove(key_for(family, table));
+  if (on_change_) on_change_();
+  return r;
+}
+
+Result<std::vector<codegen::CounterValue>> EngineTableSink::counters(
+    ir::Family family, const std::string& table, const std::vector<codegen::CounterSlot>& slots) {
+  auto totals = engine_.counters(key_for(family, table));
+  if (!totals) return totals.error();
+  std::vector<codegen::CounterValue> out;
+  out.reserve(slots.size());
+  for (const auto& s : slots) {
+    auto it = totals->find({s.chain, s.rule});
+    out.push_back(it == totals->end() ? codegen::CounterValue{} : it->second);
+  }
+  return out;
+}
+
+}  // namespace nfjit::daemon

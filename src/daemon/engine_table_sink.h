@@ -1,0 +1,30 @@
+// The xtables front-end's TableSink on top of the runtime Engine: a lowered (family, table) becomes one
+// Engine key ("xt4-filter", "xt6-mangle", ...) whose base chains run at their netfilter hooks.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "frontend/xtables/table_sink.h"
+#include "runtime/engine.h"
+
+namespace nfjit::daemon {
+
+class EngineTableSink : public xt::TableSink {
+ public:
+  // `on_install` runs after every successful install or remove (the daemon re-reads the log rings).
+  EngineTableSink(runtime::Engine& engine, std::function<void()> on_change = {});
+
+  Result<void> install(ir::Family family, const std::string& table, const ir::Table& lowered) override;
+  Result<void> remove(ir::Family family, const std::string& table) override;
+  Result<std::vector<codegen::CounterValue>> counters(ir::Family family, const std::string& table,
+                                                      const std::vector<codegen::CounterSlot>& slots) override;
+
+  static std::string key_for(ir::Family family, const std::string& table);
+
+ private:
+  runtime::Engine& engine_;
+  std::function<void()> on_change_;
+};
+
+}  // namespace nfjit::daemon

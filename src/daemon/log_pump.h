@@ -1,0 +1,30 @@
+// Turns the LOG rings of the installed programs into syslog lines, on a thread of its own so that a burst
+// of log records never delays an iptables command (and a slow command never delays the logs).
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "runtime/engine.h"
+#include "runtime/log_reader.h"
+
+namespace nfjit::daemon {
+
+class LogPump {
+ public:
+  explicit LogPump(const runtime::Engine& engine);
+  ~LogPump();
+  // Re-reads the engine's rings; call after every install or remove (from the serving thread).
+  void refresh();
+
+ private:
+  void loop();
+  const runtime::Engine& engine_;
+  runtime::LogReader reader_;
+  std::mutex mu_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace nfjit::daemon
