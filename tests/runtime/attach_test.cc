@@ -2,7 +2,7 @@
 // that drops drops, the rule that accepts accepts, and every counter is exact.
 #include <gtest/gtest.h>
 
-#include "mini_compiler.h"
+#include "codegen_rules.h"
 #include "netns.h"
 #include "privileged.h"
 #include "runtime/engine.h"
@@ -44,7 +44,7 @@ TEST_P(AttachAt, DropsAcceptsAndCountsExactly) {
   if (hc.xdp) pl.overrides.push_back({"c", codegen::AttachKind::Xdp, {v.dev}});
 
   const test::Netns& where = hc.on_sender ? v.a : v.b;
-  Engine engine(EngineOptions{test::mini_compile, nullptr, ""});
+  Engine engine(EngineOptions{test::codegen_compiler(), nullptr, ""});
   {
     test::EnterNetns in(where);
     auto r = engine.install("t", t, pl);
@@ -119,7 +119,7 @@ TEST(AttachForward, DropsAcceptsAndCountsExactly) {
   ir::Table t = test::length_table("t", ir::Family::Ipv4, Hook::Forward, 0, ir::Policy::Drop,
                                    {test::length_rule(drop_len, ActionKind::Drop),
                                     test::length_rule(acc_len, ActionKind::Accept)});
-  Engine engine(EngineOptions{test::mini_compile, nullptr, ""});
+  Engine engine(EngineOptions{test::codegen_compiler(), nullptr, ""});
   {
     test::EnterNetns in(r);
     auto res = engine.install("fw", t);
@@ -143,7 +143,7 @@ TEST(AttachConflict, SameNetfilterPriorityIsRefusedClearly) {
   NFJIT_REQUIRE_ROOT();
   test::VethPair v("cfl");
   test::UdpFlow flow(v.a, v.b, v.b_ip4, 5002);
-  Engine engine(EngineOptions{test::mini_compile, nullptr, ""});
+  Engine engine(EngineOptions{test::codegen_compiler(), nullptr, ""});
   test::EnterNetns in(v.b);
   auto t1 = test::length_table("t1", ir::Family::Ipv4, Hook::Input, 5, ir::Policy::Accept,
                                {test::length_rule(flow.l3_len(kDropPayload), ActionKind::Drop)});

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "bpffs_mount.h"
-#include "mini_compiler.h"
+#include "codegen_rules.h"
 #include "netns.h"
 #include "privileged.h"
 #include "runtime/engine.h"
@@ -56,7 +56,7 @@ TEST_P(ReplaceAt, ThousandSwapsUnderTrafficLoseNothingAndLeakNothing) {
   const uint32_t len = flow.l3_len(kPayload);
   Placement pl;
   if (rc.xdp) pl.overrides.push_back({"c", codegen::AttachKind::Xdp, {v.dev}});
-  Engine engine(EngineOptions{test::mini_compile, nullptr, ""});
+  Engine engine(EngineOptions{test::codegen_compiler(), nullptr, ""});
   test::EnterNetns in(v.b);
 
   // Traffic in another thread. Lock-step (each datagram must arrive within 200 ms) when versions
@@ -123,25 +123,27 @@ TEST(Replace, FailedInstallLeavesTheOldVersion) {
   test::VethPair v("rfl");
   test::UdpFlow flow(v.a, v.b, v.b_ip4, 5101);
   const uint32_t len = flow.l3_len(kPayload);
-  Engine engine(EngineOptions{test::mini_compile, nullptr, ""});
+  Engine engine(EngineOptions{test::codegen_compiler(), nullptr, ""});
   test::EnterNetns in(v.b);
   auto old = test::length_table("t", ir::Family::Ipv4, Hook::Input, 3, ir::Policy::Accept,
                                 {test::length_rule(len, ActionKind::Drop)});
   ASSERT_TRUE(engine.install("t", old).ok());
-  // New version: a valid INPUT chain plus an OUTPUT chain the compiler refuses.
+  // New version: a valid INPUT chain plus an OUTPUT chain the compiler refuses (a netfilter-hook program
+  // cannot emit the packet REJECT needs).
   auto bad = old;
   bad.chains[0].rules.clear();
   ir::Chain out;
   out.name = "out";
   out.base = ir::BaseChain{Hook::Output, 3, ir::Policy::Accept, {}};
   ir::Rule weird;
-  weird.origin = "-A OUTPUT -m weird";
+  weird.origin = "-A OUTPUT -j REJECT";
+  weird.action.kind = ir::ActionKind::Reject;
   out.rules.push_back(weird);
   bad.chains.push_back(out);
   auto r = engine.install("t", bad);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("chain 'out'"), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find("-A OUTPUT -m weird"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("-A OUTPUT -j REJECT"), std::string::npos) << r.error().message;
   EXPECT_FALSE(flow.round_trip(kPayload, 300)) << "the old version (drop) must still be attached";
   auto c = engine.counters("t");
   ASSERT_TRUE(c.ok());
@@ -160,7 +162,7 @@ TEST(Restore, RestartedEngineKeepsFilteringAndCounting) {
   test::EnterNetns in(v.b);
   auto t = test::length_table("t", ir::Family::Inet, Hook::Input, 0, ir::Policy::Accept,
                               {test::length_rule(drop_len, ActionKind::Drop), test::length_rule(len, ActionKind::Accept)});
-  auto first = std::make_unique<Engine>(EngineOptions{test::mini_compile, nullptr, fs.path()});
+  auto first = std::make_unique<Engine>(EngineOptions{test::codegen_compiler(), nullptr, fs.path()});
   ASSERT_TRUE(first->install("filter", t).ok());
   struct stat st {};
   EXPECT_EQ(stat((fs.path() + "/filter/nf-ipv4-input-p0/link").c_str(), &st), 0);
@@ -180,7 +182,7 @@ TEST(Restore, RestartedEngineKeepsFilteringAndCounting) {
   // While no daemon runs, the pinned version still drops what it dropped.
   flow.send(3, kPayload + 1);
 
-  Engine second(EngineOptions{test::mini_compile, nullptr, fs.path()});
+  Engine second(EngineOptions{test::codegen_compiler(), nullptr, fs.path()});
   auto keys = second.restore();
   ASSERT_TRUE(keys.ok()) << keys.error().message;
   EXPECT_EQ(*keys, std::vector<std::string>{"filter"});

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -41,6 +42,30 @@ std::vector<uint8_t> addr_bytes(int family, const std::string& text) {
 // The L4 header plus payload, checksum computed over the pseudo-header.
 std::vector<uint8_t> build_l4(const PacketSpec& s, const std::vector<uint8_t>& src,
                               const std::vector<uint8_t>& dst) {
+  if (!s.payload_bytes.empty()) {
+    PacketSpec t = s;
+    t.payload = s.payload_bytes.size();
+    t.payload_bytes.clear();
+    std::vector<uint8_t> l4 = build_l4(t, src, dst);
+    std::copy(s.payload_bytes.begin(), s.payload_bytes.end(), l4.end() - static_cast<long>(t.payload));
+    // Redo the checksum over the real payload.
+    size_t csum_off = s.proto == 6 ? 16 : s.proto == 17 || s.proto == 136 ? 6 : s.proto == 1 || s.proto == 58 ? 2 : SIZE_MAX;
+    if (csum_off != SIZE_MAX) {
+      put16(l4, csum_off, 0);
+      uint32_t acc = 0;
+      if (s.proto != 1) {
+        acc = sum16(src.data(), src.size(), acc);
+        acc = sum16(dst.data(), dst.size(), acc);
+        acc += s.proto;
+        acc += static_cast<uint32_t>(l4.size());
+      }
+      acc = sum16(l4.data(), l4.size(), acc);
+      uint16_t c = fold(acc);
+      if (s.proto == 17 && c == 0) c = 0xffff;
+      put16(l4, csum_off, c);
+    }
+    return l4;
+  }
   std::vector<uint8_t> l4;
   size_t csum_off = SIZE_MAX;
   bool pseudo = true;

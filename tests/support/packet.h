@@ -27,6 +27,9 @@ struct PacketSpec {
   std::vector<uint8_t> ip_options;   // IPv4 options (padded to 4 bytes)
   std::vector<uint8_t> ext_headers;  // IPv6: next-header codes of extension headers to insert (0, 43, 60)
   size_t payload = 16;            // bytes of payload after the L4 header
+  // When non-empty: the exact payload bytes after the L4 header (replaces `payload`), e.g. the quoted
+  // packet of an ICMP/ICMPv6 error.
+  std::vector<uint8_t> payload_bytes;
 };
 
 // From the IP header on.
