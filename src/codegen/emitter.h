@@ -65,7 +65,11 @@ class Emitter {
   std::vector<uint32_t> label_uses_;
   std::vector<int64_t> label_item_;      // label id -> item index it is bound before (-1 unbound)
   std::vector<uint32_t> label_pos_;      // after finish(): final instruction position
-  int32_t short_limit_ = 32767;
+  // Not 32767: the verifier rewrites the program after us (it inlines helper calls such as every rule's
+  // per-CPU counter lookup, and expands context accesses), and a 16-bit offset that fit when emitted can
+  // overflow then ("insn N cannot be patched due to 16-bit range", seen at ~1,000 rules). Offsets up to a
+  // quarter of the range survive a 4x expansion; longer jumps take the 32-bit form, which always does.
+  int32_t short_limit_ = 32767 / 4;
 };
 
 }  // namespace nfjit::codegen

@@ -17,10 +17,11 @@ Result<void> check_family(Gen& g, ir::Field f, uint8_t len, Label absent, const 
   if (f != ir::Field::Saddr && f != ir::Field::Daddr)
     return make_error(EINVAL, "rule '" + r.origin + "': address match on a non-address field");
   if (len != 4 && len != 16) return make_error(EINVAL, "rule '" + r.origin + "': address length must be 4 or 16");
-  if (g.pf) {  // netfilter: the family is fixed at compile time
-    if (g.pf != (len == 4 ? 4 : 6)) g.e.ja(absent);
-    return {};
-  }
+  // Netfilter: the family is fixed at compile time, and a match of that family needs no check. A match of
+  // the other family (an inet table's "ip saddr" in the IPv6 program) is always absent; it still gets the
+  // runtime test below rather than an unconditional jump, because the rest of the rule would follow that
+  // jump as unreachable code, which the verifier's CFG check refuses. The verifier prunes the dead side.
+  if (g.pf == (len == 4 ? 4 : 6)) return {};
   g.e.emit(ldx(BPF_W, R1, R7, kOffNfProto));
   g.e.jmp_imm(BPF_JNE, R1, len == 4 ? 4 : 6, absent);
   return {};
