@@ -71,7 +71,7 @@ TEST_P(Roundtrip, ServiceAnswersWithTheKernelsBytes) {
   uint32_t boot_entries = reinterpret_cast<const ipt_getinfo*>(boot.data.data())->num_entries;
   auto rep = svc.handle(set_request(abi, IPT_SO_SET_REPLACE, replace_option(kt, boot_entries)));
   ASSERT_EQ(rep.err, 0) << svc.last_message();
-  EXPECT_EQ(rep.data.size(), boot_entries * sizeof(xt_counters));  // the old counters, for the shim
+  EXPECT_EQ(rep.old_counters.size(), boot_entries * sizeof(xt_counters));  // the old counters, for the shim
   EXPECT_EQ((sink.installed[{abi.family, "filter"}]), l.lowered.table);
 
   EXPECT_EQ(svc.handle(get_info_request(abi, "filter")).data, kt.info);

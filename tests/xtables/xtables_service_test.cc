@@ -137,7 +137,7 @@ TEST(Service, UnlowerableTableGoesToTheKernelAndBack) {
   // Replacing it with a lowerable table brings it back to BPF and empties the kernel's table.
   rep = svc.handle(set_request(abi_ipv4(), IPT_SO_SET_REPLACE, replace_option(plain, addrtype.gi.num_entries)));
   ASSERT_EQ(rep.err, 0) << svc.last_message();
-  EXPECT_EQ(rep.data.size(), addrtype.gi.num_entries * sizeof(xt_counters));
+  EXPECT_EQ(rep.old_counters.size(), addrtype.gi.num_entries * sizeof(xt_counters));
   EXPECT_TRUE(svc.status()[0].bpf);
   EXPECT_EQ(capture(abi_ipv4(), "filter").gi.num_entries, 4u);  // the kernel's bootstrap
   EXPECT_EQ(svc.handle(get_info_request(abi_ipv4(), "filter")).data, plain.info);
