@@ -13,6 +13,8 @@
 #include "daemon/xtables_handler.h"
 #include "daemon/log.h"
 #include "daemon/pidfile.h"
+#include "daemon/netlink_ruleset.h"
+#include "daemon/netlink_sessions.h"
 #include "daemon/server.h"
 
 namespace {
@@ -67,9 +69,23 @@ int main(int argc, char** argv) {
   LogPump logs(engine);
   EngineTableSink sink(engine, [&logs] { logs.refresh(); });
   xt::KernelXtables kernel;
-  xt::XtablesService xtables(sink, kernel, xt::ServiceOptions{.strict = cfg->strict});
-  XtablesHandler handler(xtables, engine);
+  // Each table's state (blob, base counters, where it runs) is saved under --state-dir after every
+  // change and reconciled here with the programs adopted from the pins above.
+  xt::StateStore xt_store(cfg->state_dir + "/xtables");
+  xt::XtablesService xtables(sink, kernel,
+                             xt::ServiceOptions{.strict = cfg->strict,
+                                                .store = &xt_store,
+                                                .warn = [](const std::string& m) { logf(LOG_ERR, "%s", m.c_str()); }});
+  for (const auto& line : xtables.restore()) logf(LOG_INFO, "restored %s", line.c_str());
+  XtablesHandler xt_handler(xtables, engine);
+  // nf_tables: one server for the namespace, shared by every shim netlink session. Lowering is not
+  // wired in yet (src/frontend/nftables/lower): NftRuleset then reports every table as NOT enforced.
+  nft::NftServer nft_server;
+  NftRuleset nft_ruleset(nft_server, engine, NftLowerFn{});
+  WithNftStatus handler(xt_handler, nft_ruleset);
   Server server(ServerOptions{.socket_path = cfg->socket_path}, handler);
+  NetlinkSessions netlink(nft_server, SelfNamespaces::current());
+  server.set_netlink(&netlink);
   if (auto ok = server.start(); !ok) {
     logf(LOG_ERR, "%s", ok.error().message.c_str());
     return 1;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "daemon/kernel_table_names.h"
 #include "nfjit/sockopt.h"
 
 namespace nfjit::daemon {
@@ -17,6 +18,9 @@ class RequestHandler {
   virtual SockoptReply sockopt(const SockoptRequest& req) = 0;
   // The text `nfjit status` prints: every table, where it runs and why.
   virtual std::string status() = 0;
+  // The text of /proc/net/ip_tables_names (family 4) or ip6_tables_names (6) as the peer should see
+  // it (wire::kTableNamesRequest). By default the kernel's own list in the daemon's namespace.
+  virtual std::string table_names(int family) { return table_names_text(kernel_table_names(family)); }
 };
 
 }  // namespace nfjit::daemon

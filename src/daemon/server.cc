@@ -45,6 +45,8 @@ void Server::run() {
       fds.push_back({c.fd(), static_cast<short>(c.wants_write() ? POLLOUT : POLLIN), 0});
       order.push_back(&c);
     }
+    size_t netlink_first = fds.size();
+    if (netlink_) netlink_->poll_fds(fds);
     int n = ::poll(fds.data(), fds.size(), 1000);
     if (n < 0 && errno != EINTR) {
       logf(LOG_ERR, "poll: %s", std::strerror(errno));
@@ -64,6 +66,7 @@ void Server::run() {
       if (!alive) dead.push_back(&c);
     }
     for (Connection* d : dead) clients_.remove_if([d](const Connection& c) { return &c == d; });
+    if (netlink_) netlink_->on_poll({fds.data() + netlink_first, fds.size() - netlink_first});
     drop_idle();
   }
   logf(LOG_INFO, "stopping: %zu client(s) disconnected", clients_.size());
@@ -121,6 +124,22 @@ void Server::handle_frame(Connection& c, Frame frame) {
       // IPT_SO_GET_INFO does.
       if (verdict == PeerVerdict::kNoPermission) return refuse(EPERM);
       c.queue(wire::encode_text_frame(wire::kStatusReply, handler_.status()));
+      return;
+    }
+    if (frame.header.type == wire::kNetlinkSessionRequest)
+      return serve_session_request(c, frame.payload, verdict, netlink_);
+    if (frame.header.type == wire::kTableNamesRequest) {
+      wire::TableNamesRequest tn{};
+      if (frame.payload.size() != sizeof(tn)) return protocol_error("table names request of wrong size");
+      std::memcpy(&tn, frame.payload.data(), sizeof(tn));
+      if (tn.family != 4 && tn.family != 6) return protocol_error("table names: family must be 4 or 6");
+      // Another namespace's /proc file is its own kernel's; the file is 0440 root:root for the rest.
+      if (verdict == PeerVerdict::kOtherNetns) {
+        c.queue(wire::encode_sockopt_reply(SockoptReply{}, wire::kNotThisNamespace));
+        return;
+      }
+      if (verdict == PeerVerdict::kNoPermission) return refuse(EACCES);
+      c.queue(wire::encode_text_frame(wire::kTableNamesReply, handler_.table_names(static_cast<int>(tn.family))));
       return;
     }
     if (frame.header.type != wire::kSockoptRequest)

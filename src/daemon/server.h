@@ -12,6 +12,7 @@
 #include "daemon/connection.h"
 #include "daemon/listen_socket.h"
 #include "daemon/peer.h"
+#include "daemon/netlink_session_service.h"
 #include "daemon/request_handler.h"
 #include "nfjit/result.h"
 #include "runtime/fd.h"
@@ -41,6 +42,8 @@ class Server {
   void request_stop();
 
   size_t client_count() const { return clients_.size(); }
+  // nf_tables netlink sessions (optional; without them a session request gets EPROTONOSUPPORT).
+  void set_netlink(NetlinkSessionService* sessions) { netlink_ = sessions; }
 
  private:
   void accept_clients();
@@ -53,6 +56,7 @@ class Server {
   RequestHandler& handler_;
   SelfNamespaces self_;
   runtime::Fd stop_fd_;  // eventfd
+  NetlinkSessionService* netlink_ = nullptr;
   Result<ListenSocket> listen_ = make_error(ENOTCONN, "not started");
   std::list<Connection> clients_;
 };

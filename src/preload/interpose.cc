@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "daemon_call.h"
+#include "netlink_socket.h"
 #include "nfjit/wire.h"
 #include "real_calls.h"
 #include "user_memory.h"
@@ -32,6 +33,8 @@ int finish(const nfjit::preload::CallOutcome& out, int saved_errno) {
 extern "C" __attribute__((visibility("default"))) int getsockopt(int fd, int level, int optname,
                                                                  void* optval, socklen_t* optlen) {
   using namespace nfjit::preload;
+  uint32_t portid;
+  if (netlink_session(fd, &portid)) return nl_getsockopt(fd, level, optname, optval, optlen);
   if (!nfjit::wire::routes_to_daemon(false, level, optname) || !is_raw_socket(fd))
     return real_getsockopt(fd, level, optname, optval, optlen);
   int saved = errno;
@@ -49,6 +52,8 @@ extern "C" __attribute__((visibility("default"))) int getsockopt(int fd, int lev
 extern "C" __attribute__((visibility("default"))) int setsockopt(int fd, int level, int optname,
                                                                  const void* optval, socklen_t optlen) {
   using namespace nfjit::preload;
+  uint32_t portid;
+  if (netlink_session(fd, &portid)) return nl_setsockopt(fd, level, optname, optval, optlen);
   if (!nfjit::wire::routes_to_daemon(true, level, optname) || !is_raw_socket(fd))
     return real_setsockopt(fd, level, optname, optval, optlen);
   int saved = errno;
