@@ -1,17 +1,21 @@
 // ns/packet of generated programs through BPF_PROG_TEST_RUN, for linear chains of N non-matching rules
 // (worst case: every rule is evaluated, then the policy) and with the first rule matching (best case),
-// at each hook flavour. Also reports how long compile + load (verification) take at each N.
+// at each hook flavour. Also reports how long compile + load (verification) take at each N, and the
+// instructions the verifier processed. Rulesets: bench_tables.h. See bench/README.md.
 //
 //   ./build/bench/rules_bench --benchmark_counters_tabular=true
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
+#include <bpf/bpf.h>
 #include <linux/netfilter.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <map>
 #include <memory>
 
+#include "bench_tables.h"
 #include "codegen/compile.h"
 #include "codegen/kernel_btf.h"
 #include "netns.h"
@@ -21,36 +25,6 @@
 namespace {
 
 using namespace nfjit;
-
-// N rules "-s 198.19.X.Y/32 -p udp --dport 1000+i -j DROP" that the benchmark packet never matches,
-// unless `first_matches`, in which case rule 0 matches it and accepts.
-ir::Table make_table(int n, bool first_matches) {
-  ir::Table t;
-  t.name = "filter";
-  t.family = ir::Family::Ipv4;
-  ir::Chain c;
-  c.name = "INPUT";
-  c.base = ir::BaseChain{ir::Hook::Input, 0, ir::Policy::Accept, {}};
-  for (int i = 0; i < n; ++i) {
-    ir::Rule r;
-    ir::AddrMatch a;
-    a.field = ir::Field::Saddr;
-    a.len = 4;
-    uint32_t ip = htonl((198u << 24) | (19u << 16) | static_cast<uint32_t>(i & 0xffff));
-    if (first_matches && i == 0) ip = htonl((198u << 24) | (18u << 16) | 2);
-    std::memcpy(a.value.data(), &ip, 4);
-    a.mask = {0xff, 0xff, 0xff, 0xff};
-    r.matches.push_back({a, false});
-    r.matches.push_back({ir::IntMatch{ir::Field::L4Proto, ir::IntOp::InRanges, 0xff, {{17, 17}}}, false});
-    uint32_t port = first_matches && i == 0 ? 9 : 1000 + (i % 60000);
-    r.matches.push_back({ir::IntMatch{ir::Field::Dport, ir::IntOp::InRanges, 0xffff, {{port, port}}}, false});
-    r.action.kind = first_matches && i == 0 ? ir::ActionKind::Accept : ir::ActionKind::Drop;
-    r.origin = "bench rule " + std::to_string(i);
-    c.rules.push_back(std::move(r));
-  }
-  t.chains.push_back(std::move(c));
-  return t;
-}
 
 struct Flavour {
   const char* name;
@@ -89,7 +63,7 @@ void BM_Packet(benchmark::State& state) {
   at.ifindex = 1;
 
   auto t0 = std::chrono::steady_clock::now();
-  auto prog = codegen::compile(make_table(n, best), "INPUT", at, btf());
+  auto prog = codegen::compile(bench::make_table(n, best), "INPUT", at, btf());
   if (!prog.ok()) {
     state.SkipWithError(("compile: " + prog.error().message).c_str());
     return;
@@ -106,7 +80,7 @@ void BM_Packet(benchmark::State& state) {
   std::vector<uint8_t> data = test::build_frame(spec, {2, 0, 0, 0, 0, 1}, {2, 0, 0, 0, 0, 2});
   std::vector<uint8_t> ctx;
   if (fl.kind == codegen::AttachKind::Netfilter) {
-    ctx.assign(64, 0);
+    ctx.assign(48, 0);  // struct nf_hook_state, as prog_harness.h: only hook and pf may be set
     ctx[0] = NF_INET_LOCAL_IN;
     ctx[1] = NFPROTO_IPV4;
   }
@@ -124,6 +98,10 @@ void BM_Packet(benchmark::State& state) {
   }
   state.counters["ns_per_pkt"] = runs ? ns_total / runs : 0;
   state.counters["insns"] = static_cast<double>(prog->insns.size());
+  bpf_prog_info info{};
+  uint32_t info_len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(loaded->prog.get(), &info, &info_len) == 0)
+    state.counters["verified_insns"] = static_cast<double>(info.verified_insns);
   state.counters["compile_ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
   state.counters["load_ms"] = std::chrono::duration<double, std::milli>(t2 - t1).count();
   state.SetLabel(std::string(fl.name) + (best ? " first-rule-matches" : " no-rule-matches"));

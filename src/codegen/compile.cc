@@ -1,10 +1,11 @@
 // Chain layout. The base chain is the main program; every user chain it reaches is one BPF subprogram
 // (BPF-to-BPF call, r1 = ctx, r2 = descriptor pointer) emitted once however many rules jump to it, and
 // returning an internal verdict in r0: 0 = continue in the caller (RETURN or end of chain), 1 = accept,
-// 2 = drop. Rules are emitted in order; a failing match jumps to the next rule (the Emitter widens
-// far jumps). See docs/codegen.md.
+// 2 = drop. Rules are emitted in order; a failing rule test (rule_test.cc) jumps to the next rule (the
+// Emitter widens far jumps). See docs/codegen.md.
 #include "codegen/compile.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -26,11 +27,28 @@ struct ChainInfo {
   const ir::Chain* chain;
   Label entry;
   uint32_t first_slot;  // counter slot of rule 0; policy slot = first_slot + rules.size()
+  bool blocked = false;  // rules live in rule-block subprograms
 };
 
 struct Layout {
   std::vector<ChainInfo> chains;  // [0] = base chain
   std::map<std::string, size_t> index;
+};
+
+// One rule block: rules [first, last) of a chain, emitted as its own subprogram.
+struct Block {
+  size_t chain;
+  size_t first, last;
+  Label entry;
+};
+
+// The BPF frame whose code is being emitted: what "accept", "return" and "goto" mean there.
+enum class FrameKind { Main, Chain, Block };
+struct Frame {
+  FrameKind kind;
+  Label policy;  // Main: the base chain's policy
+  // Shared "count the slot in r1, then accept / drop" tails of this frame (counters.cc says why).
+  Label accept_tail{}, drop_tail{};
 };
 
 Result<void> collect_chains(const Gen& g, const ir::Chain& base, Layout& lay, Program& p) {
@@ -62,7 +80,46 @@ Result<void> collect_chains(const Gen& g, const ir::Chain& base, Layout& lay, Pr
   return visit(base);
 }
 
-bool is_main(const ChainInfo& ci, const Layout& lay) { return ci.chain == lay.chains[0].chain; }
+constexpr size_t kMaxSubprograms = 256;  // the verifier's BPF_MAX_SUBPROGS
+
+// Call frames used by chain `c` and the deepest chain path below it (a blocked chain: two).
+int frames_below(const Gen& g, const Layout& lay, size_t c) {
+  const ChainInfo& ci = lay.chains[c];
+  int deepest = 0;
+  for (const auto& r : ci.chain->rules)
+    if (r.action.kind == ir::ActionKind::Jump || r.action.kind == ir::ActionKind::Goto)
+      deepest = std::max(deepest, frames_below(g, lay, lay.index.at(g.table.find_chain(r.action.target)->name)));
+  return deepest + (ci.blocked ? 2 : 1);
+}
+
+// Why long chains are split into rule blocks: since 6.18 the verifier recomputes its stack-liveness
+// data flow over the whole subprogram after every explored branch that saw new instructions
+// (kernel/bpf/liveness.c, bpf_update_live_stack), so one N-rule subprogram costs O(N^2) (10,000 rules:
+// ~20 s). Blocks of B rules bound each recomputation to one block plus the calling frame: O(N * (B +
+// N/B)). A chain is split only where the extra call frame still fits BPF's 8 frames.
+void choose_blocks(const Gen& g, Layout& lay, const CompileOptions& opt, std::vector<Block>& blocks) {
+  if (opt.rules_per_block == 0) return;
+  for (size_t c = 0; c < lay.chains.size(); ++c) {
+    if (lay.chains[c].chain->rules.size() <= opt.rules_per_block) continue;
+    lay.chains[c].blocked = true;
+    if (frames_below(g, lay, 0) > kMaxChainNesting + 1) lay.chains[c].blocked = false;
+  }
+  // BPF allows 256 subprograms (main, user chains, blocks): grow the block size until they fit.
+  size_t per_block = opt.rules_per_block, budget = kMaxSubprograms - lay.chains.size();
+  auto count = [&](size_t b) {
+    size_t n = 0;
+    for (const auto& ci : lay.chains)
+      if (ci.blocked) n += (ci.chain->rules.size() + b - 1) / b;
+    return n;
+  };
+  while (count(per_block) > budget) per_block *= 2;
+  for (size_t c = 0; c < lay.chains.size(); ++c) {
+    if (!lay.chains[c].blocked) continue;
+    const size_t n = lay.chains[c].chain->rules.size();
+    for (size_t first = 0; first < n; first += per_block)
+      blocks.push_back({c, first, std::min(n, first + per_block), Label{}});
+  }
+}
 
 // Returns (in main) the hook's verdict for an internal verdict in r0 that is not "continue".
 void emit_return_verdict_from_r0(Gen& g) {
@@ -75,28 +132,35 @@ void emit_return_verdict_from_r0(Gen& g) {
   g.e.emit(exit_insn());
 }
 
-void emit_terminal(Gen& g, bool main, bool accept) {
-  g.e.emit(mov64_imm(R0, main ? g.hook.verdict(accept) : (accept ? kVerdictAccept : kVerdictDrop)));
+void emit_terminal(Gen& g, const Frame& f, bool accept) {
+  g.e.emit(mov64_imm(R0, f.kind == FrameKind::Main ? g.hook.verdict(accept) : (accept ? kVerdictAccept : kVerdictDrop)));
+  g.e.emit(exit_insn());
+}
+
+void emit_exit_with(Gen& g, int32_t verdict) {
+  g.e.emit(mov64_imm(R0, verdict));
   g.e.emit(exit_insn());
 }
 
 // The base chain's policy (counted on its policy slot), reached by falling off its end, RETURN in it, or
 // a user chain entered by goto from it returning.
-void emit_policy(Gen& g, const ChainInfo& base) {
+void emit_policy(Gen& g, const ChainInfo& base, const Frame& main) {
   emit_count(g, base.first_slot + static_cast<uint32_t>(base.chain->rules.size()));
-  emit_terminal(g, true, base.chain->base->policy == ir::Policy::Accept);
+  emit_terminal(g, main, base.chain->base->policy == ir::Policy::Accept);
 }
 
-void emit_call(Gen& g, const Layout& lay, const std::string& target) {
+void emit_call(Gen& g, Label entry) {
   g.e.emit(mov64_reg(R1, R6));
   g.e.emit(mov64_reg(R2, R7));
-  g.e.call(lay.chains[lay.index.at(target)].entry);
+  g.e.call(entry);
+}
+void emit_call(Gen& g, const Layout& lay, const std::string& target) {
+  emit_call(g, lay.chains[lay.index.at(target)].entry);
 }
 
 // Emits one rule; returns false when nothing after it can run (an unconditional terminal rule).
-Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t idx, Label policy) {
+Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t idx, Frame& f) {
   const ir::Rule& r = ci.chain->rules[idx];
-  const bool main = is_main(ci, lay);
   auto& e = g.e;
   // Refuse what the hook cannot do before emitting anything.
   if (r.action.kind == ir::ActionKind::Reject)
@@ -106,31 +170,28 @@ Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t id
     if (s && !*s) return true;  // never matches at this attachment: no code, counter stays 0
   }
   Label next = e.new_label();
-  bool conditional = false;
-  for (const auto& m : r.matches) {
-    if (static_match(g, m)) continue;
-    conditional = true;
-    if (!m.invert) {
-      if (auto res = emit_match(g, m, r, next, next); !res) return res.error();
-      continue;
-    }
-    Label inv_true = e.new_label();
-    if (auto res = emit_match(g, m, r, inv_true, next); !res) return res.error();
-    e.ja(next);
-    if (!e.used(inv_true)) {  // the plain match can never fail: the inverted one never holds
-      e.bind(next);
-      return true;
-    }
-    e.bind(inv_true);
+  auto can_match = emit_rule_test(g, r, next);
+  if (!can_match) return can_match.error();
+  if (!*can_match) {
+    e.bind(next);
+    return true;
   }
   const uint32_t slot = ci.first_slot + static_cast<uint32_t>(idx);
+  if (r.action.kind == ir::ActionKind::Accept || r.action.kind == ir::ActionKind::Drop) {
+    Label& tail = r.action.kind == ir::ActionKind::Accept ? f.accept_tail : f.drop_tail;
+    if (!tail.valid()) tail = e.new_label();
+    e.emit(mov64_imm(R1, static_cast<int32_t>(slot)));
+    e.ja(tail);
+    e.bind(next);
+    return e.used(next);
+  }
   emit_count(g, slot);
   bool falls_through = true;
   switch (r.action.kind) {
     case ir::ActionKind::Continue: break;
-    case ir::ActionKind::Accept: emit_terminal(g, main, true); falls_through = false; break;
-    case ir::ActionKind::Drop: emit_terminal(g, main, false); falls_through = false; break;
-    case ir::ActionKind::Reject: break;  // refused above
+    case ir::ActionKind::Accept:
+    case ir::ActionKind::Drop:
+    case ir::ActionKind::Reject: break;  // handled above
     case ir::ActionKind::Log: {
       ir::Hook h = ci.chain->base ? ci.chain->base->hook : lay.chains[0].chain->base->hook;
       if (auto res = emit_log(g, r.action.log, slot, r, h); !res) return res.error();
@@ -139,64 +200,110 @@ Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t id
     case ir::ActionKind::SetMark:
       if (auto res = g.hook.set_mark(g, r.action, r); !res) return res.error();
       break;
-    case ir::ActionKind::Jump: {
+    case ir::ActionKind::Jump:
       emit_call(g, lay, r.action.target);
-      if (main) {
-        e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, next);
-        emit_return_verdict_from_r0(g);
-      } else {
-        e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, next);
-        e.emit(exit_insn());
-      }
+      e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, next);
+      if (f.kind == FrameKind::Main) emit_return_verdict_from_r0(g);
+      else e.emit(exit_insn());  // accept / drop propagates
       falls_through = false;
       break;
-    }
     case ir::ActionKind::Goto:
       emit_call(g, lay, r.action.target);
-      if (main) {
-        // The goto'd chain returning means returning from the base chain: its policy applies.
-        e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, policy);
-        emit_return_verdict_from_r0(g);
-      } else {
-        e.emit(exit_insn());  // its verdict (or "continue" = return from this chain) is ours
+      switch (f.kind) {
+        case FrameKind::Main:
+          // The goto'd chain returning means returning from the base chain: its policy applies.
+          e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, f.policy);
+          emit_return_verdict_from_r0(g);
+          break;
+        case FrameKind::Chain: e.emit(exit_insn()); break;  // its verdict (or "continue" = return) is ours
+        case FrameKind::Block: {
+          Label verdict = e.new_label();
+          e.jmp_imm(BPF_JNE, R0, kVerdictContinue, verdict);
+          e.emit(mov64_imm(R0, kVerdictReturn));
+          e.bind(verdict);
+          e.emit(exit_insn());
+          break;
+        }
       }
       falls_through = false;
       break;
     case ir::ActionKind::Return:
-      if (main) e.ja(policy);
-      else {
-        e.emit(mov64_imm(R0, kVerdictContinue));
-        e.emit(exit_insn());
+      switch (f.kind) {
+        case FrameKind::Main: e.ja(f.policy); break;
+        case FrameKind::Chain: emit_exit_with(g, kVerdictContinue); break;
+        case FrameKind::Block: emit_exit_with(g, kVerdictReturn); break;
       }
       falls_through = false;
       break;
   }
   e.bind(next);
-  (void)conditional;
   return falls_through || e.used(next);
 }
 
-Result<void> emit_chain_body(Gen& g, const Layout& lay, const ChainInfo& ci, Label policy) {
-  const bool main = is_main(ci, lay);
-  for (size_t i = 0; i < ci.chain->rules.size(); ++i) {
-    auto more = emit_rule(g, lay, ci, i, policy);
+// Rules [first, last) of a chain in frame f; returns whether the end can be reached.
+Result<bool> emit_rules(Gen& g, const Layout& lay, const ChainInfo& ci, size_t first, size_t last, Frame& f) {
+  for (size_t i = first; i < last; ++i) {
+    auto more = emit_rule(g, lay, ci, i, f);
     if (!more) return more.error();
-    if (!*more) {
-      if (main && g.e.used(policy)) {
-        g.e.bind(policy);
-        emit_policy(g, lay.chains[0]);
-      }
-      return {};
+    if (!*more) return false;
+  }
+  return true;
+}
+
+void emit_tails(Gen& g, const Frame& f) {
+  for (bool accept : {true, false}) {
+    Label tail = accept ? f.accept_tail : f.drop_tail;
+    if (!g.e.used(tail)) continue;
+    g.e.bind(tail);
+    emit_count_r1(g);
+    emit_terminal(g, f, accept);
+  }
+}
+
+// Calls each rule block of a blocked chain in order and maps its result in the chain's frame.
+void emit_block_calls(Gen& g, const std::vector<Block>& blocks, size_t chain, const Frame& f) {
+  auto& e = g.e;
+  for (const auto& b : blocks) {
+    if (b.chain != chain) continue;
+    emit_call(g, b.entry);
+    Label next = e.new_label();
+    e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, next);
+    if (f.kind == FrameKind::Main) {
+      e.jmp_imm(BPF_JEQ, R0, kVerdictReturn, f.policy);
+      emit_return_verdict_from_r0(g);
+    } else {
+      Label verdict = e.new_label();
+      e.jmp_imm(BPF_JNE, R0, kVerdictReturn, verdict);
+      e.emit(mov64_imm(R0, kVerdictContinue));  // the chain returns to its caller
+      e.bind(verdict);
+      e.emit(exit_insn());
     }
+    e.bind(next);
   }
-  if (main) {
-    g.e.bind(policy);
-    emit_policy(g, lay.chains[0]);
+}
+
+// A chain's own frame: its rules (or calls of its rule blocks), then the policy (base chain) or the
+// implicit return (user chain).
+Result<void> emit_chain_body(Gen& g, const Layout& lay, const std::vector<Block>& blocks, size_t c, Frame& f) {
+  const ChainInfo& ci = lay.chains[c];
+  bool end_reached = true;
+  if (ci.blocked) {
+    emit_block_calls(g, blocks, c, f);
   } else {
-    emit_count(g, ci.first_slot + static_cast<uint32_t>(ci.chain->rules.size()));  // implicit RETURN
-    g.e.emit(mov64_imm(R0, kVerdictContinue));
-    g.e.emit(exit_insn());
+    auto r = emit_rules(g, lay, ci, 0, ci.chain->rules.size(), f);
+    if (!r) return r.error();
+    end_reached = *r;
   }
+  if (f.kind == FrameKind::Main) {
+    if (end_reached || g.e.used(f.policy)) {
+      g.e.bind(f.policy);
+      emit_policy(g, ci, f);
+    }
+  } else if (end_reached) {
+    emit_count(g, ci.first_slot + static_cast<uint32_t>(ci.chain->rules.size()));  // implicit RETURN
+    emit_exit_with(g, kVerdictContinue);
+  }
+  emit_tails(g, f);
   return {};
 }
 
@@ -247,6 +354,8 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
   if (auto res = collect_chains(g, *base, lay, p); !res) return res.error();
   if (lay.chains.size() > 255) return make_error(EOPNOTSUPP, "cannot lower at " + where(at) + ": more than 255 user chains");
   scan_needs(g, lay);
+  std::vector<Block> blocks;
+  choose_blocks(g, lay, opt, blocks);
 
   MapSpec counters;
   counters.name = "nfjit_counters";
@@ -258,6 +367,7 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
   g.counters_map = p.counters_map = g.add_map(std::move(counters));
 
   for (auto& ci : lay.chains) ci.entry = g.e.new_label();
+  for (auto& b : blocks) b.entry = g.e.new_label();
   auto& e = g.e;
   std::vector<std::pair<Label, std::string>> symbols;
 
@@ -270,8 +380,8 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
   g.exit_accept = e.new_label();
   if (auto res = ops->prologue(g); !res) return res.error();
   if (auto res = emit_parse(g); !res) return res.error();
-  Label policy = e.new_label();
-  if (auto res = emit_chain_body(g, lay, lay.chains[0], policy); !res) return res.error();
+  Frame main{FrameKind::Main, e.new_label()};
+  if (auto res = emit_chain_body(g, lay, blocks, 0, main); !res) return res.error();
   if (e.used(g.exit_accept)) {
     e.bind(g.exit_accept);
     symbols.push_back({g.exit_accept, "not for this table: accept"});
@@ -284,7 +394,22 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
     symbols.push_back({lay.chains[i].entry, "chain " + lay.chains[i].chain->name});
     e.emit(mov64_reg(R6, R1));
     e.emit(mov64_reg(R7, R2));
-    if (auto res = emit_chain_body(g, lay, lay.chains[i], Label{}); !res) return res.error();
+    Frame f{FrameKind::Chain, Label{}};
+    if (auto res = emit_chain_body(g, lay, blocks, i, f); !res) return res.error();
+  }
+  // One subprogram per rule block: r0 = continue / accept / drop / return (from the chain).
+  for (const auto& b : blocks) {
+    const ChainInfo& ci = lay.chains[b.chain];
+    e.bind(b.entry);
+    symbols.push_back({b.entry, "chain " + ci.chain->name + " rules " + std::to_string(b.first) + "-" +
+                                    std::to_string(b.last - 1)});
+    e.emit(mov64_reg(R6, R1));
+    e.emit(mov64_reg(R7, R2));
+    Frame f{FrameKind::Block, Label{}};
+    auto end_reached = emit_rules(g, lay, ci, b.first, b.last, f);
+    if (!end_reached) return end_reached.error();
+    if (*end_reached) emit_exit_with(g, kVerdictContinue);
+    emit_tails(g, f);
   }
   auto insns = e.finish();
   if (!insns) return insns.error();

@@ -13,6 +13,9 @@ namespace nfjit::codegen {
 
 struct CompileOptions {
   bool disasm = false;  // fill Program::disassembly
+  // A chain longer than this is split into rule blocks of this many rules, one BPF subprogram each
+  // (compile.cc says why); 0 = never split. Tests set it low to exercise blocks on short chains.
+  uint32_t rules_per_block = 128;
 };
 
 // Compiles base chain `base_chain` of `table` (and every user chain it reaches) for one attachment point.
@@ -23,7 +26,8 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
 // Readable text, one instruction per line, with labels, map names and kfunc names.
 std::string disassemble(const Program& p);
 
-// BPF allows 8 call frames: the main program plus this many nested user chains (jump or goto).
+// BPF allows 8 call frames: the main program plus this many nested user chains (jump or goto). A chain
+// split into rule blocks takes one more frame; chains are only split where that still fits.
 inline constexpr int kMaxChainNesting = 7;
 
 }  // namespace nfjit::codegen

@@ -16,7 +16,8 @@ namespace nfjit::codegen {
 class HookOps;
 
 // Internal verdicts returned by chain subprograms in r0 (the main program maps them to the hook's codes).
-enum Verdict : int32_t { kVerdictContinue = 0, kVerdictAccept = 1, kVerdictDrop = 2 };
+// kVerdictReturn only passes from a rule block to its own chain's frame (compile.cc): "the chain returns".
+enum Verdict : int32_t { kVerdictContinue = 0, kVerdictAccept = 1, kVerdictDrop = 2, kVerdictReturn = 3 };
 
 struct Gen {
   Emitter e;

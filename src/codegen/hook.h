@@ -32,6 +32,9 @@ class HookOps {
   // r1 = 32-bit metadata field (Mark, PktType, IifIndex, OifIndex, CtState, CtMark); jumps to `absent`
   // where the packet has no value. EOPNOTSUPP (naming the rule) where the hook cannot read it.
   virtual Result<void> load_meta(Gen& g, ir::Field f, Label absent, const ir::Rule& r) const = 0;
+  // Whether load_meta(f) is a plain load that never jumps to `absent` (then matches on f can be
+  // evaluated branch-free, match_branch_free.cc).
+  virtual bool meta_branch_free(ir::Field) const { return false; }
   // Interface name match; falls through when the name matches, else jumps to if_false.
   virtual Result<void> iface(Gen& g, const ir::IfaceMatch& m, Label if_false, Label absent,
                              const ir::Rule& r) const = 0;

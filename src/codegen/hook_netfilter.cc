@@ -147,6 +147,8 @@ class NetfilterOps : public HookOps {
     }
   }
 
+  bool meta_branch_free(ir::Field f) const override { return f == ir::Field::Mark || f == ir::Field::PktType; }
+
   Result<void> iface(Gen& g, const ir::IfaceMatch& m, Label if_false, Label, const ir::Rule& r) const override {
     // xt semantics: compare the name bytes plus the terminating NUL (exact) or just the prefix (wildcard)
     // against dev->name; a hook without that device compares against an all-zero name, as the kernel's

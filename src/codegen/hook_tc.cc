@@ -66,6 +66,11 @@ class TcOps : public HookOps {
     return unsupported(g, r, std::string("field ") + ir::to_string(f) + " is not readable here");
   }
 
+  bool meta_branch_free(ir::Field f) const override {
+    return f == ir::Field::Mark || f == ir::Field::PktType || (f == ir::Field::IifIndex && ingress_) ||
+           (f == ir::Field::OifIndex && !ingress_);
+  }
+
   Result<void> iface(Gen& g, const ir::IfaceMatch& m, Label if_false, Label, const ir::Rule& r) const override {
     if (m.out == ingress_)
       return unsupported(g, r, std::string("the ") + (m.out ? "output" : "input") + " interface is not known here");

@@ -59,6 +59,8 @@ class XdpOps : public HookOps {
     return unsupported(g, r, std::string("field ") + ir::to_string(f) + " does not exist at XDP (no skb yet)");
   }
 
+  bool meta_branch_free(ir::Field f) const override { return f == ir::Field::IifIndex; }
+
   Result<void> iface(Gen& g, const ir::IfaceMatch& m, Label if_false, Label, const ir::Rule& r) const override {
     if (m.out) return unsupported(g, r, "the output interface is not known at XDP");
     if (!iface_name_matches(m, g.at.ifname)) g.e.ja(if_false);

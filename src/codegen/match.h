@@ -13,7 +13,20 @@ namespace nfjit::codegen {
 // A match whose value is known at compile time (interface names at XDP/TC): emits nothing.
 std::optional<bool> static_match(const Gen& g, const ir::Match& m);
 
+// The test of a whole rule: falls through when all its matches hold, jumps to `next` when one does not
+// (rule_test.cc). Returns false when the rule can never match (code after the test is unreachable).
+// Matches decided at compile time (static_match) are skipped: the caller drops rules with a false one.
+Result<bool> emit_rule_test(Gen& g, const ir::Rule& r, Label next);
+
 Result<void> emit_match(Gen& g, const ir::Match& m, const ir::Rule& r, Label if_false, Label absent);
+
+// Where an integer field lives in the packet descriptor, and which valid bit says it holds a value.
+struct DescField {
+  int16_t off;
+  uint32_t valid;
+  uint32_t shift = 0;  // Dscp = tos >> 2
+};
+std::optional<DescField> desc_field(ir::Field f);  // nullopt: not a descriptor field (metadata, addresses)
 
 // Whether reading `f` needs the transport header parsed.
 bool field_needs_l4(ir::Field f);
@@ -27,6 +40,13 @@ Result<void> emit_addr_range_match(Gen& g, const ir::AddrRangeMatch& m, const ir
                                    Label absent);
 Result<void> emit_mac_match(Gen& g, const ir::MacMatch& m, const ir::Rule& r, Label if_false, Label absent);
 Result<void> emit_set_match(Gen& g, const ir::SetMatch& m, const ir::Rule& r, Label if_false, Label absent);
+// Branch-free forms (match_branch_free.cc): r0 |= non-zero when the match (inversion applied) fails.
+// Only for matches branch_free() accepts; the caller checks branch_free_valid_bits() once per rule.
+// Clobbers r1-r4.
+bool branch_free(const Gen& g, const ir::Match& m);
+uint32_t branch_free_valid_bits(const ir::Match& m);
+Result<void> emit_branch_free_match(Gen& g, const ir::Match& m, const ir::Rule& r);
+
 Result<void> emit_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule& r, Label if_false);
 
 }  // namespace nfjit::codegen

@@ -7,14 +7,6 @@ namespace nfjit::codegen {
 using namespace insn;
 using namespace desc;
 
-namespace {
-
-struct DescField {
-  int16_t off;
-  uint32_t valid;
-  uint32_t shift = 0;  // Dscp = tos >> 2
-};
-
 std::optional<DescField> desc_field(ir::Field f) {
   switch (f) {
     case ir::Field::NfProto: return DescField{kOffNfProto, kValidL3};
@@ -32,8 +24,6 @@ std::optional<DescField> desc_field(ir::Field f) {
     default: return std::nullopt;
   }
 }
-
-}  // namespace
 
 bool field_needs_l4(ir::Field f) {
   auto d = desc_field(f);

@@ -253,6 +253,14 @@ Result<void> emit_parse(Gen& g) {
     g.hook.total_len(g, R1);
     e.emit(stx(BPF_W, R7, R1, kOffL3Len));
   }
+  // kOffOnes = x | ~x over 4 header bytes (packet_desc.h): 0xffffffff, opaque to the verifier. The
+  // bytes were written by a load helper (or, on a netdev table's too-short frame, never: privileged
+  // programs read such stack as unknown too).
+  e.emit(ldx(BPF_W, R1, R7, kOffBuf));
+  e.emit(mov64_reg(R2, R1));
+  e.emit(alu32_imm(BPF_XOR, R2, -1));
+  e.emit(alu32_reg(BPF_OR, R1, R2));
+  e.emit(stx(BPF_W, R7, R1, kOffOnes));
   return {};
 }
 

@@ -26,8 +26,12 @@ PacketSpec port(int v, uint16_t p) {
 // INPUT: jump A (count); dport 1 -> DROP; policy ACCEPT
 // A:     dport 2 -> RETURN; dport 3 -> goto B; jump B; dport 4 -> ACCEPT   (end: implicit return)
 // B:     dport 5 -> DROP; dport 3 -> ACCEPT; dport 6 -> RETURN             (end: implicit return)
+// Run twice: chains inline, and every chain split into one-rule blocks (compile.cc), where RETURN and
+// goto cross a block subprogram before reaching the chain's frame.
 TEST_P(Chains, JumpGotoReturn) {
   EnterNetns in(ns);
+  for (uint32_t per_block : {128u, 1u}) {
+  SCOPED_TRACE("rules_per_block " + std::to_string(per_block));
   auto t = table_of(fam(), {
       base_chain("INPUT", {rule("-j A", {}, ActionKind::Jump, "A"),
                            rule("--dport 1 -j DROP", {m_eq(Field::Dport, 1)}, ActionKind::Drop)},
@@ -40,7 +44,7 @@ TEST_P(Chains, JumpGotoReturn) {
                        rule("--dport 3 -j ACCEPT", {m_eq(Field::Dport, 3)}, ActionKind::Accept),
                        rule("--dport 6 -j RETURN", {m_eq(Field::Dport, 6)}, ActionKind::Return)}),
   });
-  auto l = load(t, "INPUT", GetParam().at);
+  auto l = load(t, "INPUT", GetParam().at, nullptr, opts(per_block));
   ASSERT_TRUE(l);
   const uint64_t len = l3_len(port(v(), 1));
   EXPECT_EQ(l->run(port(v(), 1)), l->drop());    // A: jump B (end), A end, INPUT rule 1 drop
@@ -63,24 +67,28 @@ TEST_P(Chains, JumpGotoReturn) {
   EXPECT_EQ(c("B", 1), 1u);
   EXPECT_EQ(c("B", 2), 1u);
   EXPECT_EQ(c("B", -1), 2u);      // ports 1, 4
+  }
 }
 
 // A goto from the base chain whose target returns: the base chain's policy applies (iptables underflow).
 TEST_P(Chains, GotoFromBaseChainThenReturnAppliesPolicy) {
   EnterNetns in(ns);
+  for (uint32_t per_block : {128u, 1u}) {
+  SCOPED_TRACE("rules_per_block " + std::to_string(per_block));
   auto t = table_of(fam(), {
       base_chain("INPUT", {rule("-g A", {}, ActionKind::Goto, "A"),
                            rule("-j ACCEPT (never reached)", {}, ActionKind::Accept)},
                  Policy::Drop),
       user_chain("A", {rule("--dport 7 -j ACCEPT", {m_eq(Field::Dport, 7)}, ActionKind::Accept)}),
   });
-  auto l = load(t, "INPUT", GetParam().at);
+  auto l = load(t, "INPUT", GetParam().at, nullptr, opts(per_block));
   ASSERT_TRUE(l);
   EXPECT_EQ(l->run(port(v(), 7)), l->accept());
   EXPECT_EQ(l->run(port(v(), 8)), l->drop());
   EXPECT_EQ(l->counter("INPUT", 1).first, 0u);
   EXPECT_EQ(l->counter("INPUT", -1).first, 1u);
   EXPECT_EQ(l->counter("A", -1).first, 1u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Hooks, Chains, ::testing::ValuesIn(flavours()),

@@ -165,9 +165,14 @@ struct Loaded {
   }
 };
 
+// Compile options with a disassembly (printed when a load fails); `rules_per_block` as in CompileOptions.
+inline codegen::CompileOptions opts(uint32_t rules_per_block = codegen::CompileOptions{}.rules_per_block) {
+  return {.disasm = true, .rules_per_block = rules_per_block};
+}
+
 inline std::optional<Loaded> load(const Table& t, const std::string& chain, const AttachPoint& at,
-                                  std::string* err = nullptr) {
-  auto p = codegen::compile(t, chain, at, kernel_btf(), {.disasm = true});
+                                  std::string* err = nullptr, const codegen::CompileOptions& o = opts()) {
+  auto p = codegen::compile(t, chain, at, kernel_btf(), o);
   if (!p) {
     if (err) *err = p.error().message;
     else ADD_FAILURE() << "compile: " << p.error().message;
