@@ -1,55 +1,114 @@
-#!/bin/sh
-# Demo of nfjitd + the preload shim with the unmodified iptables-legacy tools, entirely inside a
-# throwaway network namespace (the root namespace's firewall is never touched).
-#   scripts/demo.sh [BUILD_DIR]     (default: build; needs root, iptables-legacy, strace optional)
-set -eu
+#!/usr/bin/env bash
+# THE nfjit demo, for a router owner: the unmodified iptables-legacy tools, their rules run as BPF.
+#
+#   sudo bash scripts/demo.sh [BUILD_DIR]      (default: build; built with scripts/build.sh if missing)
+#
+# Two throwaway network namespaces joined by a veth pair: "router" (198.18.0.1, runs nfjitd) and
+# "client" (198.18.0.2). The root namespace's firewall is never touched; namespaces, mounts and
+# processes are removed on every exit path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-NFJITD=$BUILD/src/daemon/nfjitd
-NFJIT=$BUILD/src/cli/nfjit
-[ -x "$NFJITD" ] && [ -x "$NFJIT" ] || { echo "build first: ninja -C $BUILD" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, raw sockets)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run as root (network namespaces, BPF)" >&2; exit 1; }
+if [ ! -x "$BUILD/src/daemon/nfjitd" ] || [ ! -x "$BUILD/src/cli/nfjit" ]; then
+  if [ "$BUILD" = build ]; then bash scripts/build.sh; else ninja -C "$BUILD"; fi
+fi
+NFJITD=$PWD/$BUILD/src/daemon/nfjitd
+NFJIT=$PWD/$BUILD/src/cli/nfjit
+for t in iptables-legacy iptables-legacy-restore iptables-legacy-save ping python3; do
+  command -v "$t" >/dev/null || { echo "missing $t (scripts/install-deps.sh installs it)" >&2; exit 1; }
+done
 
-NS=nfjit-demo-$$
+R=nfjit-demo-router-$$ C=nfjit-demo-client-$$
 DIR=$(mktemp -d /tmp/nfjit-demo-XXXXXX)
-SOCK=$DIR/nfjitd.sock
+SOCK=$DIR/nfjitd.sock STATE=$DIR/state BPFFS=$DIR/bpffs
 cleanup() {
-  [ -f "$DIR/state/nfjitd.pid" ] && kill "$(cat "$DIR/state/nfjitd.pid")" 2>/dev/null || true
-  ip netns del "$NS" 2>/dev/null || true
+  set +e
+  [ -f "$STATE/nfjitd.pid" ] && kill "$(cat "$STATE/nfjitd.pid")" 2>/dev/null && sleep 0.3
+  ip netns del "$R" 2>/dev/null
+  ip netns del "$C" 2>/dev/null
+  mountpoint -q "$BPFFS" && umount "$BPFFS"
   rm -rf "$DIR"
 }
-trap cleanup EXIT INT TERM
-in_ns() { ip netns exec "$NS" "$@"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+router() { ip netns exec "$R" "$@"; }
+client() { ip netns exec "$C" "$@"; }
+ipt() { router "$NFJIT" exec --socket "$SOCK" -- "$@"; }   # iptables through nfjit
+start_daemon() { router "$NFJITD" --socket "$SOCK" --state-dir "$STATE" --bpffs "$BPFFS"; }
+# UDP datagrams / TCP connection attempts from the client; prints what got through.
+udp() { client python3 -c "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);[s.sendto(b'hello',('198.18.0.1',$1)) for _ in range($2)]"; echo "client: sent $2 UDP datagrams to port $1"; }
+tcp() {
+  client python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket(); s.settimeout(1)
+try:
+    s.connect(("198.18.0.1", int(sys.argv[1]))); r = "connected"
+except ConnectionRefusedError: r = "refused by the router's stack (rule let it through, nothing listens)"
+except socket.timeout: r = "timed out (dropped by the router)"
+print(f"client: TCP to port {sys.argv[1]}: {r}")
+PY
+}
 
-ip netns add "$NS"
-in_ns ip link set lo up
+say "two namespaces: router $R (198.18.0.1) <-veth-> client $C (198.18.0.2)"
+ip netns add "$R"; ip netns add "$C"
+router ip link set lo up; client ip link set lo up
+router ip link add lan0 type veth peer name eth0 netns "$C"
+router ip addr add 198.18.0.1/24 dev lan0; router ip link set lan0 up
+client ip addr add 198.18.0.2/24 dev eth0; client ip link set eth0 up
 
-say "start nfjitd in namespace $NS (returns once it serves)"
-in_ns "$NFJITD" --socket "$SOCK" --state-dir "$DIR/state"
-echo "pid $(cat "$DIR/state/nfjitd.pid"), socket $SOCK"
+say "start nfjitd in the router namespace (bpffs for its pins mounted here, outside ip netns exec)"
+mkdir -p "$BPFFS"; mount -t bpf bpf "$BPFFS"
+run start_daemon
+echo "nfjitd pid $(cat "$STATE/nfjitd.pid")"
 
-say "iptables-legacy through the shim: nfjit exec -- iptables-legacy -A INPUT ..."
-in_ns "$NFJIT" exec --socket "$SOCK" -- iptables-legacy -A INPUT -p tcp --dport 22 -m comment --comment ssh -j ACCEPT
-in_ns "$NFJIT" exec --socket "$SOCK" -- iptables-legacy -A INPUT -c 7 700 -s 192.0.2.0/24 -j DROP
-in_ns "$NFJIT" exec --socket "$SOCK" -- ip6tables-legacy -A INPUT -s 2001:db8::/32 -j DROP
-if command -v strace >/dev/null; then
-  say "the kernel sees no IPT_SO_* call any more: per xtables call one SO_TYPE check (raw socket?) and one connect to nfjitd"
-  in_ns "$NFJIT" exec --socket "$SOCK" -- strace -f -e trace=connect,getsockopt,setsockopt \
-    iptables-legacy -A INPUT -j ACCEPT 2>&1 | grep -E 'connect|IPT_SO|SO_TYPE' || true
-fi
+say "a small router ruleset with a user chain, loaded by the unmodified iptables-legacy-restore"
+cat > "$DIR/rules" <<'RULES'
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:lan-services - [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p icmp -m icmp --icmp-type 8 -m limit --limit 10/sec -j ACCEPT
+-A INPUT -i lan0 -s 198.18.0.0/24 -j lan-services
+-A INPUT -m limit --limit 5/min -j LOG --log-prefix "router-drop: "
+-A lan-services -p udp -m udp --dport 53 -j ACCEPT
+-A lan-services -p tcp -m tcp --dport 22 -j ACCEPT
+-A lan-services -p udp -m multiport --dports 67,123 -j ACCEPT
+-A lan-services -p tcp -m tcp --dport 23 -j DROP
+COMMIT
+RULES
+cat "$DIR/rules"
+run ipt iptables-legacy-restore < "$DIR/rules"
 
-say "iptables-legacy-save / -restore through the shim"
-printf '*filter\n-A FORWARD -j DROP\nCOMMIT\n' | in_ns "$NFJIT" exec --socket "$SOCK" -- iptables-legacy-restore -n
-in_ns "$NFJIT" exec --socket "$SOCK" -- iptables-legacy-save | grep -v '^#'
-in_ns "$NFJIT" exec --socket "$SOCK" -- iptables-legacy -L INPUT -v -x -n
+say "real traffic from the client"
+client ping -c 3 -i 0.2 -W 1 198.18.0.1 | tail -2
+udp 53 4; udp 9999 6
+tcp 22; tcp 23; tcp 8080
 
+say "iptables-legacy -L -v -x through nfjit: live BPF counters"
+run ipt iptables-legacy -L -v -x -n
+say "iptables-legacy-save -c through nfjit"
+run ipt iptables-legacy-save -c
 say "nfjit status"
-in_ns "$NFJIT" status --socket "$SOCK"
+run router "$NFJIT" status --socket "$SOCK"
+say "the kernel's own ip_tables in the router namespace holds no rule (plain iptables-legacy-save, no nfjit)"
+run router iptables-legacy-save | grep -E '^-A' || echo "(no rules in the kernel's ip_tables)"
+say "the BPF programs, attached at the netfilter hooks of the router namespace"
+if command -v bpftool >/dev/null; then run router bpftool link show; else echo "(bpftool not installed)"; fi
 
-say "SIGTERM: the daemon exits cleanly, removes its socket; rules stay in force"
-kill "$(cat "$DIR/state/nfjitd.pid")"
-sleep 0.3
-ls "$SOCK" 2>/dev/null || echo "socket removed"
-in_ns "$NFJIT" status --socket "$SOCK" || true
-say "with no daemon the shim falls through to the namespace's kernel"
-in_ns "$NFJIT" exec --socket "$SOCK" -- iptables-legacy -S INPUT
+say "kill -9 nfjitd: filtering goes on without it"
+before=$(ipt iptables-legacy -L lan-services -v -x -n | awk '$3=="DROP"{print $1}')
+kill -9 "$(cat "$STATE/nfjitd.pid")"; rm -f "$STATE/nfjitd.pid"; sleep 0.2
+client ping -c 2 -i 0.2 -W 1 198.18.0.1 | tail -2
+tcp 22; tcp 23
+say "restart nfjitd: it adopts its pinned programs; rules and counters are as before, plus what happened meanwhile"
+run start_daemon
+run ipt iptables-legacy -L lan-services -v -x -n
+after=$(ipt iptables-legacy -L lan-services -v -x -n | awk '$3=="DROP"{print $1}')
+echo "port-23 DROP counter: $before before the kill, $after now (the attempt made while nfjitd was down was dropped and counted)"
+say "done: cleanup removes the namespaces, the bpffs mount and the daemon"

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace nfjit {
@@ -30,6 +31,8 @@ struct SockoptReply {
   std::vector<uint8_t> old_counters;  // SET_REPLACE only: the replaced table's counters
                                // (num_counters struct xt_counters), which the kernel writes to
                                // ipt_replace.counters in the caller's memory; the shim copies them there
+  std::string message;         // with err: why, in words (a --strict refusal names the rule); the shim
+                               // prints it to the failing command's stderr for setsockopt calls
 };
 
 }  // namespace nfjit

@@ -86,6 +86,23 @@ Result<DecodedReply> Client::sockopt(const SockoptRequest& req) {
   return decode_sockopt_reply(frame->second);
 }
 
+Result<std::string> Client::table_names(int family) {
+  TableNamesRequest req{static_cast<uint32_t>(family)};
+  if (auto r = send_raw(encode_frame(kTableNamesRequest, {reinterpret_cast<const uint8_t*>(&req), sizeof(req)})); !r)
+    return r.error();
+  auto frame = read_frame();
+  if (!frame) return frame.error();
+  if (frame->first.type == kProtocolError) return protocol_error_from(frame->second);
+  if (frame->first.type == kSockoptReply) {
+    auto rep = decode_sockopt_reply(frame->second);
+    if (!rep) return rep.error();
+    if (rep->disposition == kNotThisNamespace) return make_error(EXDEV, "daemon serves another network namespace");
+    return make_error(rep->reply.err, std::string("daemon refused: ") + strerror(rep->reply.err));
+  }
+  if (frame->first.type != kTableNamesReply) return make_error(EPROTO, "unexpected reply frame type");
+  return std::string(frame->second.begin(), frame->second.end());
+}
+
 Result<std::string> Client::status() {
   if (auto r = send_raw(encode_frame(kStatusRequest, {})); !r) return r.error();
   auto frame = read_frame();

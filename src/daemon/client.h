@@ -20,6 +20,8 @@ class Client {
 
   Result<DecodedReply> sockopt(const SockoptRequest& req);
   Result<std::string> status();
+  // wire::kTableNamesRequest: the /proc/net/ip{,6}_tables_names text the daemon answers (family 4/6).
+  Result<std::string> table_names(int family);
   // Sends arbitrary bytes (tests: garbage, truncated frames) and reads one whole frame back.
   Result<void> send_raw(const std::vector<uint8_t>& bytes);
   Result<std::pair<FrameHeader, std::vector<uint8_t>>> read_frame();

@@ -1,5 +1,7 @@
 #include "daemon/engine_table_sink.h"
 
+#include <set>
+
 namespace nfjit::daemon {
 
 EngineTableSink::EngineTableSink(runtime::Engine& engine, std::function<void()> on_change)
@@ -20,6 +22,19 @@ Result<void> EngineTableSink::remove(ir::Family family, const std::string& table
   auto r = engine_.remove(key_for(family, table));
   if (on_change_) on_change_();
   return r;
+}
+
+bool EngineTableSink::running(ir::Family family, const std::string& table,
+                              const std::vector<codegen::CounterSlot>& slots) {
+  // The pinned program's meta lists the slots it counts: the same set as the saved table's lowering
+  // means it was compiled from that table (the state file is written right after each install).
+  auto totals = engine_.counters(key_for(family, table));
+  if (!totals) return false;
+  std::set<runtime::CounterKey> want;
+  for (const auto& s : slots) want.insert({s.chain, s.rule});
+  std::set<runtime::CounterKey> have;
+  for (const auto& [k, v] : *totals) have.insert(k);
+  return want == have;
 }
 
 Result<std::vector<codegen::CounterValue>> EngineTableSink::counters(

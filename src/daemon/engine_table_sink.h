@@ -20,6 +20,8 @@ class EngineTableSink : public xt::TableSink {
   Result<std::vector<codegen::CounterValue>> counters(ir::Family family, const std::string& table,
                                                       const std::vector<codegen::CounterSlot>& slots) override;
 
+  bool running(ir::Family family, const std::string& table, const std::vector<codegen::CounterSlot>& slots) override;
+
   static std::string key_for(ir::Family family, const std::string& table);
 
  private:

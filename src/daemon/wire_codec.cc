@@ -48,10 +48,13 @@ std::vector<uint8_t> encode_sockopt_reply(const SockoptReply& reply, Disposition
   fixed.retval = reply.retval;
   fixed.disposition = disposition;
   fixed.data_len = reply.data.size();
-  auto out = start_frame(kSockoptReply, sizeof(fixed) + reply.data.size() + reply.old_counters.size());
+  // After the data: the old counters of a successful call, or the message of a failed one.
+  std::span<const uint8_t> rest(reply.old_counters);
+  if (reply.err) rest = {reinterpret_cast<const uint8_t*>(reply.message.data()), reply.message.size()};
+  auto out = start_frame(kSockoptReply, sizeof(fixed) + reply.data.size() + rest.size());
   append(&out, fixed);
   out.insert(out.end(), reply.data.begin(), reply.data.end());
-  out.insert(out.end(), reply.old_counters.begin(), reply.old_counters.end());
+  out.insert(out.end(), rest.begin(), rest.end());
   return out;
 }
 
@@ -60,7 +63,7 @@ Result<void> check_header(const FrameHeader& hdr) {
   if (hdr.version != kVersion)
     return make_error(EPROTO, "protocol version " + std::to_string(hdr.version) + " not supported (this is " +
                                   std::to_string(kVersion) + ")");
-  if (hdr.type < kSockoptRequest || hdr.type > kProtocolError)
+  if (!is_known_frame_type(hdr.type))
     return make_error(EPROTO, "unknown frame type " + std::to_string(hdr.type));
   if (hdr.length > kMaxFrame) return make_error(EPROTO, "frame of " + std::to_string(hdr.length) + " bytes is too large");
   return {};
@@ -92,7 +95,8 @@ Result<DecodedReply> decode_sockopt_reply(std::span<const uint8_t> payload) {
   out.reply.retval = fixed.retval;
   auto data = payload.subspan(sizeof(fixed));
   out.reply.data.assign(data.begin(), data.begin() + static_cast<ptrdiff_t>(fixed.data_len));
-  out.reply.old_counters.assign(data.begin() + static_cast<ptrdiff_t>(fixed.data_len), data.end());
+  if (fixed.err) out.reply.message.assign(data.begin() + static_cast<ptrdiff_t>(fixed.data_len), data.end());
+  else out.reply.old_counters.assign(data.begin() + static_cast<ptrdiff_t>(fixed.data_len), data.end());
   return out;
 }
 

@@ -13,6 +13,7 @@ class XtablesHandler : public RequestHandler {
   XtablesHandler(xt::XtablesService& service, const runtime::Engine& engine);
   SockoptReply sockopt(const SockoptRequest& req) override;
   std::string status() override;
+  std::string table_names(int family) override;
 
  private:
   xt::XtablesService& service_;

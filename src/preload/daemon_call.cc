@@ -156,7 +156,32 @@ int copy_old_counters(int fd, const void* optval, socklen_t optlen, uint64_t cou
   return recv_all(fd, dst, n);
 }
 
+// A failed setsockopt's reply may say why (a --strict refusal names the rule). The command can only
+// print strerror(errno), so the shim writes the reason to its stderr, as one line, before returning.
+void report_daemon_message(int fd, uint64_t len) {
+  char line[1024];
+  static const char kPrefix[] = "nfjit: ";
+  size_t n = len < sizeof(line) - sizeof(kPrefix) ? static_cast<size_t>(len) : sizeof(line) - sizeof(kPrefix);
+  if (n == 0) return;
+  memcpy(line, kPrefix, sizeof(kPrefix) - 1);
+  if (recv_all(fd, line + sizeof(kPrefix) - 1, n) != 0) return;
+  size_t total = sizeof(kPrefix) - 1 + n;
+  line[total++] = '\n';
+  int saved = errno;
+  long w = syscall(SYS_write, 2, line, total);
+  (void)w;
+  errno = saved;
+}
+
 }  // namespace
+
+int open_daemon_connection(CallOutcome* outcome) { return connect_daemon(outcome); }
+int send_to_daemon(int fd, const void* buf, size_t n) {
+  iovec iov{const_cast<void*>(buf), n};
+  return send_all(fd, &iov, 1);
+}
+int recv_from_daemon(int fd, void* buf, size_t n) { return recv_all(fd, buf, n); }
+void close_daemon_connection(int fd) { sys_close(fd); }
 
 CallOutcome forward_get(int level, int optname, void* optval, socklen_t* optlen, socklen_t len_in) {
   size_t send_len = len_in < wire::kGetInputMax ? len_in : wire::kGetInputMax;
@@ -187,6 +212,7 @@ CallOutcome forward_set(int level, int optname, const void* optval, socklen_t op
   if (fd < 0) return out;
   if (reply.err) {
     out = fail(reply.err);
+    report_daemon_message(fd, left - reply.data_len);
   } else {
     int err = 0;
     if (optname == IPT_SO_SET_REPLACE) {  // == IP6T_SO_SET_REPLACE

@@ -1,5 +1,7 @@
 #include "frontend/xtables/service.h"
 
+#include <algorithm>
+
 #include "frontend/xtables/entries_reply.h"
 #include "frontend/xtables/extension_check.h"
 #include "frontend/xtables/tables.h"
@@ -54,13 +56,16 @@ SockoptReply XtablesService::handle(const SockoptRequest& req) {
   switch (req.optname) {
     case IPT_SO_GET_INFO: return get_info(*abi, req);
     case IPT_SO_GET_ENTRIES: return get_entries(*abi, req);
-    case IPT_SO_GET_REVISION_MATCH:
-    case IPT_SO_GET_REVISION_TARGET:
-      // Which extensions and revisions exist is the kernel's answer: a table nfjit cannot lower goes
-      // to the kernel, so nfjit never accepts what the kernel would not.
-      return kernel_.forward(req);
-    default: return fail(make_error(ENOPROTOOPT, "unknown get option"));
+    default: break;
   }
+  // Revisions: IPv4 66/67, but IPv6 68/69 (IP6T_SO_GET_REVISION_*; ip6_tables has no 66/67).
+  // Which extensions and revisions exist is the kernel's answer: a table nfjit cannot lower goes to the
+  // kernel, so nfjit never accepts what the kernel would not.
+  bool v6 = abi->family == ir::Family::Ipv6;
+  if (req.optname == (v6 ? IP6T_SO_GET_REVISION_MATCH : IPT_SO_GET_REVISION_MATCH) ||
+      req.optname == (v6 ? IP6T_SO_GET_REVISION_TARGET : IPT_SO_GET_REVISION_TARGET))
+    return kernel_.forward(req);
+  return fail(make_error(ENOPROTOOPT, "unknown get option"));
 }
 
 Result<XtablesService::State*> XtablesService::lowered_state(const FamilyAbi& abi, const std::string& name) {
@@ -70,6 +75,7 @@ Result<XtablesService::State*> XtablesService::lowered_state(const FamilyAbi& ab
   if (auto it = tables_.find(key); it != tables_.end()) return &it->second;
   // First use: the kernel would create the table with its bootstrap contents right now; so does nfjit.
   State s;
+  s.first_use = ++use_seq_;
   s.table = bootstrap_table(abi, *spec);
   Lowered low = lower_table(s.table, spec->priority);
   s.slots = low.slots;
@@ -79,7 +85,9 @@ Result<XtablesService::State*> XtablesService::lowered_state(const FamilyAbi& ab
     s.kernel = true;
     s.why = "installing the BPF program failed: " + r.error().message;
   }
-  return &tables_.emplace(key, std::move(s)).first->second;
+  State* out = &tables_.emplace(key, std::move(s)).first->second;
+  persist(abi.family, name);
+  return out;
 }
 
 Result<std::vector<xt_counters>> XtablesService::live_counters(const FamilyAbi& abi, const std::string& name,
@@ -108,7 +116,13 @@ SockoptReply XtablesService::get_info(const FamilyAbi& abi, const SockoptRequest
   std::string name = terminated(gi.name, sizeof gi.name);
   auto st = lowered_state(abi, name);
   if (!st.ok()) return fail(st.error());
-  if (!*st || (*st)->kernel) return kernel_.forward(req);
+  if (!*st) {
+    // nat & co.: the kernel's answer; a table it answers for now exists in its list.
+    SockoptReply r = kernel_.forward(req);
+    if (r.err == 0) note_kernel_table(abi, name);
+    return r;
+  }
+  if ((*st)->kernel) return kernel_.forward(req);
   const Table& t = (*st)->table;
   ipt_getinfo info{};
   std::strncpy(info.name, name.c_str(), sizeof info.name - 1);
@@ -169,6 +183,7 @@ SockoptReply XtablesService::to_kernel(const FamilyAbi& abi, const SockoptReques
   }
   s.why = why;
   last_message_ = "table " + t.name + " runs in the kernel: " + why;
+  persist(abi.family, t.name);
   SockoptReply rep;
   rep.old_counters = bytes_of(old.data(), old.size());
   return rep;
@@ -190,6 +205,7 @@ SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequ
     // nat, or a name that is not a table nfjit serves: the kernel's, verbatim.
     auto r = kernel_.replace(abi, req.data);
     if (!r.ok()) return fail(r.error());
+    note_kernel_table(abi, hdr->name);
     SockoptReply rep;
     rep.data = bytes_of(r->data(), r->size());
     return rep;
@@ -210,6 +226,8 @@ SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequ
       auto rev = kernel_.revision(abi, ext->unknown_is_target, ext->unknown_name, ext->unknown_revision);
       if (!rev.ok() && rev.error().err == ENOENT) return fail(make_error(ENOENT, *ext->unknown + ": no such extension"));
     }
+    last_refusal_ = "nfjit --strict refused table " + t->name + " (" + (abi.family == ir::Family::Ipv6 ? "ip6" : "ip") +
+                    "): " + why;
     return fail(make_error(EOPNOTSUPP, "nfjit --strict refuses table " + t->name + ": " + why));
   }
 
@@ -256,6 +274,7 @@ SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequ
   s.table = std::move(*t);
   s.slots = std::move(low.slots);
   s.base.assign(s.table.entries.size(), xt_counters{});
+  persist(abi.family, s.table.name);
   SockoptReply rep;
   rep.old_counters = bytes_of(old.data(), old.size());
   return rep;
@@ -279,12 +298,126 @@ SockoptReply XtablesService::add_counters(const FamilyAbi& abi, const SockoptReq
     s.base[i].pcnt += c.pcnt;
     s.base[i].bcnt += c.bcnt;
   }
+  persist(abi.family, name);
   return SockoptReply{};
+}
+
+void XtablesService::note_kernel_table(const FamilyAbi& abi, const std::string& name) {
+  // Only the first use counts, as in the kernel's list (newest table first).
+  auto [it, inserted] = kernel_tables_.try_emplace({abi.family, name}, 0);
+  if (inserted) {
+    it->second = ++use_seq_;
+    persist(abi.family, name);
+  }
+}
+
+void XtablesService::persist(ir::Family family, const std::string& name) {
+  if (!opts_.store) return;
+  SavedTable t;
+  t.family = family;
+  t.name = name;
+  if (auto it = tables_.find({family, name}); it != tables_.end()) {
+    const State& s = it->second;
+    t.first_use = s.first_use;
+    t.why = s.why;
+    if (s.kernel) {
+      t.mode = SavedTable::kKernel;
+    } else {
+      t.mode = SavedTable::kBpf;
+      t.header.name = name;
+      t.header.valid_hooks = s.table.valid_hooks;
+      t.header.num_entries = static_cast<uint32_t>(s.table.entries.size());
+      t.header.size = static_cast<uint32_t>(s.table.blob.size());
+      t.header.hook_entry = s.table.hook_entry;
+      t.header.underflow = s.table.underflow;
+      t.blob = s.table.blob;
+      t.base = s.base;
+    }
+  } else if (auto k = kernel_tables_.find({family, name}); k != kernel_tables_.end()) {
+    t.mode = SavedTable::kKernelOnly;
+    t.first_use = k->second;
+  } else {
+    return;
+  }
+  if (auto ok = opts_.store->save(t); !ok && opts_.warn)
+    opts_.warn("table " + name + " changed but its state was not saved: " + ok.error().message);
+}
+
+std::vector<std::string> XtablesService::restore() {
+  std::vector<std::string> log;
+  if (!opts_.store) return log;
+  for (auto& saved : opts_.store->load_all(&log)) {
+    use_seq_ = std::max(use_seq_, saved.first_use);
+    const FamilyAbi& abi = abi_for(saved.family);
+    std::string what = std::string(saved.family == ir::Family::Ipv6 ? "ip6 " : "ip ") + saved.name;
+    if (saved.mode == SavedTable::kKernelOnly) {
+      kernel_tables_[{saved.family, saved.name}] = saved.first_use;
+      continue;
+    }
+    const TableSpec* spec = find_table_spec(saved.name);
+    if (!spec || !spec->lowered) {
+      log.push_back(what + ": saved state ignored, not a table nfjit lowers");
+      continue;
+    }
+    State s;
+    s.first_use = saved.first_use;
+    if (saved.mode == SavedTable::kKernel) {
+      // The kernel's ip_tables of this namespace still holds the rules: nothing to do but remember.
+      s.kernel = true;
+      s.why = saved.why;
+      tables_[{saved.family, saved.name}] = std::move(s);
+      log.push_back(what + ": in the kernel's ip_tables (" + saved.why + ")");
+      continue;
+    }
+    auto t = validate_structure(abi, saved.header, saved.blob);
+    if (!t.ok()) {
+      log.push_back(what + ": saved table is not valid any more (" + t.error().message + "); left out");
+      continue;
+    }
+    Lowered low = lower_table(*t, spec->priority);
+    if (!low.ok() || saved.base.size() != t->entries.size()) {
+      log.push_back(what + ": saved table cannot be lowered any more (" + join(low.refusals) + "); left out");
+      continue;
+    }
+    std::vector<codegen::CounterSlot> slots;
+    for (const auto& sl : low.slots)
+      if (sl) slots.push_back(*sl);
+    if (sink_.running(saved.family, saved.name, slots)) {
+      log.push_back(what + ": BPF program adopted from its pins, counters continue (" +
+                    std::to_string(t->entries.size()) + " entries)");
+    } else if (auto r = sink_.install(saved.family, saved.name, low.table); r.ok()) {
+      // Nothing pinned (bpffs lost, e.g. after a reboot) or a program of another version: the saved
+      // table is what the clients last set, so it is what must run. Counters continue from the base.
+      log.push_back(what + ": BPF program installed again from the saved table");
+    } else {
+      log.push_back(what + ": BPF program could not be installed from the saved table: " + r.error().message);
+      continue;
+    }
+    s.table = std::move(*t);
+    s.slots = std::move(low.slots);
+    s.base = std::move(saved.base);
+    tables_[{saved.family, saved.name}] = std::move(s);
+  }
+  return log;
+}
+
+std::vector<KnownTable> XtablesService::known_tables(ir::Family family) const {
+  std::vector<KnownTable> out;
+  for (const auto& [k, s] : tables_)
+    if (k.first == family) out.push_back({k.second, s.first_use, !s.kernel});
+  for (const auto& [k, seq] : kernel_tables_)
+    if (k.first == family) out.push_back({k.second, seq, false});
+  std::sort(out.begin(), out.end(), [](const KnownTable& a, const KnownTable& b) { return a.first_use > b.first_use; });
+  return out;
 }
 
 std::vector<TableStatus> XtablesService::status() const {
   std::vector<TableStatus> out;
   for (const auto& [k, s] : tables_) out.push_back({k.first, k.second, !s.kernel, s.why});
+  for (const auto& [k, seq] : kernel_tables_)
+    out.push_back({k.first, k.second, false,
+                   k.second == "nat" ? "nfjit never lowers nat: address translation stays in the kernel"
+                                     : "not a table nfjit lowers"});
   return out;
 }
 

@@ -12,6 +12,7 @@
 //  - err is the kernel's errno; last_message() says why in words (strict refusals name the rule).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "frontend/xtables/blob.h"
 #include "frontend/xtables/kernel_passthrough.h"
 #include "frontend/xtables/lower.h"
+#include "frontend/xtables/state_store.h"
 #include "frontend/xtables/table_sink.h"
 #include "nfjit/sockopt.h"
 
@@ -30,6 +32,10 @@ struct ServiceOptions {
   // Refuse tables nfjit cannot lower (EOPNOTSUPP, the rule and reason in last_message()) instead of
   // passing them to the kernel. nat always goes to the kernel.
   bool strict = false;
+  // Where each table's state is saved after every change (nullptr: nothing outlives the process).
+  const StateStore* store = nullptr;
+  // Problems that fail no call (a state file that could not be written): the daemon logs them.
+  std::function<void(const std::string&)> warn;
 };
 
 // What `nfjit status` shows for one table.
@@ -40,6 +46,15 @@ struct TableStatus {
   std::string why;          // why it is in the kernel
 };
 
+// A table name as /proc/net/ip_tables_names would list it: when it was first used (the kernel lists
+// tables newest first) and whether nfjit holds its rules (else only the kernel's list can tell whether
+// the kernel has it).
+struct KnownTable {
+  std::string name;
+  uint64_t first_use = 0;
+  bool held = false;
+};
+
 class XtablesService {
  public:
   XtablesService(TableSink& sink, KernelXtables& kernel, ServiceOptions opts = {});
@@ -47,6 +62,14 @@ class XtablesService {
   SockoptReply handle(const SockoptRequest& req);
 
   std::vector<TableStatus> status() const;
+  // After a restart, before serving: loads the saved tables and reconciles them with the programs the
+  // sink still runs (adopted pins keep their counters; a BPF table with no running program is installed
+  // again). Returns what happened, one line per table, for the log.
+  std::vector<std::string> restore();
+  // The last table --strict refused (the rule and the reason), empty if none: `nfjit status` shows it.
+  const std::string& last_refusal() const { return last_refusal_; }
+  // Every table name of `family` a client has used through nfjit, newest first.
+  std::vector<KnownTable> known_tables(ir::Family family) const;
   const std::string& last_message() const { return last_message_; }
 
  private:
@@ -56,6 +79,7 @@ class XtablesService {
     Table table;                                          // BPF mode: the table as set
     std::vector<std::optional<codegen::CounterSlot>> slots;
     std::vector<xt_counters> base;                        // per entry: SET_ADD_COUNTERS on top of BPF
+    uint64_t first_use = 0;                               // order of creation (known_tables)
   };
 
   SockoptReply get_info(const FamilyAbi& abi, const SockoptRequest& req);
@@ -74,8 +98,16 @@ class XtablesService {
   TableSink& sink_;
   KernelXtables& kernel_;
   ServiceOptions opts_;
+  // A table nfjit does not lower (nat) was used: the kernel now has it.
+  void note_kernel_table(const FamilyAbi& abi, const std::string& name);
+  // Saves the state of one table (ServiceOptions::store), reporting failures through warn.
+  void persist(ir::Family family, const std::string& name);
+
   std::map<std::pair<ir::Family, std::string>, State> tables_;
+  std::map<std::pair<ir::Family, std::string>, uint64_t> kernel_tables_;  // first use of nat & co.
+  uint64_t use_seq_ = 0;
   std::string last_message_;
+  std::string last_refusal_;
 };
 
 }  // namespace nfjit::xt

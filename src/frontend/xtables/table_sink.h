@@ -22,6 +22,12 @@ class TableSink {
   // Live counters, one per requested slot in the same order; a slot the program does not count reads 0.
   virtual Result<std::vector<codegen::CounterValue>> counters(ir::Family family, const std::string& table,
                                                               const std::vector<codegen::CounterSlot>& slots) = 0;
+  // After a daemon restart: whether a program for (family, table) still runs (adopted from its pins)
+  // and counts exactly `slots`, so that the saved table can be taken as what it runs.
+  virtual bool running(ir::Family family, const std::string& table, const std::vector<codegen::CounterSlot>& slots) {
+    (void)family, (void)table, (void)slots;
+    return false;
+  }
 };
 
 }  // namespace nfjit::xt
