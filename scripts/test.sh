@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 set +e
-meson test -C build --print-errorlogs --timeout-multiplier 3 "$@"
+# Serially: the suites create namespaces, mounts and daemons, and are fast enough one at a time.
+meson test -C build --print-errorlogs --timeout-multiplier 3 --num-processes 1 "$@"
 rc=$?
 set -e
 

@@ -5,6 +5,9 @@
 
 #include <time.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "frontend/nftables/nft_abi.h"
 #include "frontend/nftables/transaction.h"
 
@@ -28,6 +31,28 @@ bool is_batch_type(uint16_t t) {
   }
 }
 
+BatchMsg describe_msg(const nlmsghdr* nlh, const Store& after) {
+  BatchMsg m;
+  m.nlh = nlh;
+  m.type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+  m.family = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family;
+  // Every object message names its table in attribute 1 (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, ...).
+  Attrs a = Attrs::parse(nlh);
+  if (a[1] && m.family != NFPROTO_UNSPEC) m.table = attr_str(a[1]);
+  if ((m.type == NFT_MSG_NEWSETELEM || m.type == NFT_MSG_DELSETELEM || m.type == kMsgDestroySetElem) &&
+      a[NFTA_SET_ELEM_LIST_SET])
+    m.set = attr_str(a[NFTA_SET_ELEM_LIST_SET]);
+  if (m.type == NFT_MSG_NEWRULE && m.table) {
+    if (a[NFTA_RULE_CHAIN]) m.chain = attr_str(a[NFTA_RULE_CHAIN]);
+    if (a[NFTA_RULE_HANDLE]) {
+      m.rule_handle = attr_be64(a[NFTA_RULE_HANDLE]);  // a replacement keeps its handle
+    } else if (const TableObj* t = after.table(m.family, *m.table)) {
+      m.rule_handle = t->next_handle - 1;  // the handle this message just allocated
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 uint64_t NftServer::now_ms() const {
@@ -36,6 +61,39 @@ uint64_t NftServer::now_ms() const {
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+namespace {
+
+// Zeroes the alignment padding after every attribute payload, recursing into NLA_F_NESTED attributes.
+// Clients need not terminate strings (the kernel bounds them by nla_len with nla_strscpy), and libmnl
+// 1.0.4 leaves padding uninitialised, while libnftnl's parsers strdup() string attributes: without this
+// a name such as `counter name "cnt_ssh"` picks up whatever bytes follow it. A name whose length is a
+// multiple of 4 and has no NUL still has no terminator here; libnftnl then reads into the next
+// attribute and the lookup fails (ENOENT) rather than matching anything.
+void zero_attrs(uint8_t* p, size_t len) {
+  size_t off = 0;
+  while (len - off >= NLA_HDRLEN) {
+    auto* a = reinterpret_cast<nlattr*>(p + off);
+    if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off) return;
+    size_t aligned = std::min(static_cast<size_t>(NLA_ALIGN(a->nla_len)), len - off);
+    std::memset(p + off + a->nla_len, 0, aligned - a->nla_len);
+    if (a->nla_type & NLA_F_NESTED) zero_attrs(p + off + NLA_HDRLEN, a->nla_len - NLA_HDRLEN);
+    off += aligned;
+  }
+}
+
+void zero_attribute_padding(uint8_t* buf, size_t len) {
+  size_t off = 0;
+  while (len - off >= NLMSG_HDRLEN) {
+    auto* nlh = reinterpret_cast<nlmsghdr*>(buf + off);
+    if (nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > len - off) return;
+    const size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg));
+    if (nlh->nlmsg_len > hdr) zero_attrs(buf + off + hdr, nlh->nlmsg_len - hdr);
+    off += std::min(static_cast<size_t>(NLMSG_ALIGN(nlh->nlmsg_len)), len - off);
+  }
+}
+
+}  // namespace
+
 std::vector<Datagram> NftServer::handle(const uint8_t* buf, size_t len, const Peer& peer,
                                         const SocketOptions& opt) {
   std::vector<Datagram> out;
@@ -43,6 +101,7 @@ std::vector<Datagram> NftServer::handle(const uint8_t* buf, size_t len, const Pe
   // datagram, and strings need not be terminated: work on a zero-padded copy (found by the fuzzer).
   std::vector<uint8_t> padded(buf, buf + len);
   padded.resize(len + NLMSG_ALIGNTO + NLA_HDRLEN + 8, 0);
+  zero_attribute_padding(padded.data(), len);
   buf = padded.data();
   auto* nlh = reinterpret_cast<const nlmsghdr*>(buf);
   // nfnetlink_rcv(): a runt or a header longer than the datagram is dropped without an answer.
@@ -58,6 +117,17 @@ std::vector<Datagram> NftServer::handle(const uint8_t* buf, size_t len, const Pe
     if (nlh->nlmsg_len < NLMSG_HDRLEN || len - off < nlh->nlmsg_len) break;
     Status st;
     bool no_ack = false;
+    if (compat_ && (nlh->nlmsg_flags & NLM_F_REQUEST) && nlh->nlmsg_type >= NLMSG_MIN_TYPE &&
+        NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFT_COMPAT) {
+      // Only the kernel knows which xt extensions and revisions it has: its answer, ack included.
+      if (auto replies = compat_(nlh, peer)) {
+        for (auto& d : *replies) out.push_back(std::move(d));
+        size_t step = NLMSG_ALIGN(nlh->nlmsg_len);
+        if (step == 0 || step > len - off) break;
+        off += step;
+        continue;
+      }
+    }
     if ((nlh->nlmsg_flags & NLM_F_REQUEST) && nlh->nlmsg_type >= NLMSG_MIN_TYPE)
       st = handle_request(nlh, peer, out, no_ack);
     if (!no_ack && ((nlh->nlmsg_flags & NLM_F_ACK) || st))
@@ -127,6 +197,7 @@ void NftServer::handle_batch(const uint8_t* buf, size_t len, const Peer& peer, c
   enum { kFailure = 1, kDone = 2 };
   int status = 0;
   std::vector<std::pair<const nlmsghdr*, Status>> acks;
+  std::vector<BatchMsg> msgs;
   size_t off = std::min<size_t>(NLMSG_ALIGN(begin->nlmsg_len), len);
   while (len - off >= NLMSG_HDRLEN) {
     auto* nlh = reinterpret_cast<const nlmsghdr*>(buf + off);
@@ -151,6 +222,7 @@ void NftServer::handle_batch(const uint8_t* buf, size_t len, const Peer& peer, c
       err = nl_error(EINVAL);
     } else {
       err = tx.apply(nlh);
+      if (!err) msgs.push_back(describe_msg(nlh, tx.store()));
     }
     if ((nlh->nlmsg_flags & NLM_F_ACK) || err) {
       acks.emplace_back(nlh, err);
@@ -159,6 +231,22 @@ void NftServer::handle_batch(const uint8_t* buf, size_t len, const Peer& peer, c
     off += std::min<size_t>(NLMSG_ALIGN(nlh->nlmsg_len), len - off);
   }
 
+  if (status == kDone && tx.changed() && gate_) {
+    if (auto refusal = gate_(store_, tx.store(), msgs)) {
+      // The daemon could not put the new version in force: the batch fails as the kernel's would.
+      const nlmsghdr* at = refusal->at ? refusal->at : (msgs.empty() ? nullptr : msgs.back().nlh);
+      bool placed = false;
+      for (auto& [m, st] : acks)
+        if (m == at) st = refusal->error, placed = true;
+      if (!placed && at) {
+        // It asked for no ACK: an error is still reported, in batch order.
+        auto pos = acks.begin();
+        while (pos != acks.end() && pos->first < at) ++pos;
+        acks.insert(pos, {at, refusal->error});
+      }
+      status |= kFailure;
+    }
+  }
   if (status == kDone && tx.changed()) {
     // Commit: the generation moves on, events go out (echoed ones to the sender first), then NEWGEN.
     Store& next = tx.store();
