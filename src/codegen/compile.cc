@@ -311,7 +311,14 @@ void scan_needs(Gen& g, const Layout& lay) {
   for (const auto& ci : lay.chains)
     for (const auto& r : ci.chain->rules)
       for (const auto& m : r.matches) {
-        if (const auto* im = std::get_if<ir::IntMatch>(&m.m)) g.need_l4 |= field_needs_l4(im->field);
+        if (const auto* im = std::get_if<ir::IntMatch>(&m.m)) {
+          g.need_l4 |= field_needs_l4(im->field);
+          // XDP/TC classify from the ports and TCP flags (hook_ct.cc).
+          if (im->field == ir::Field::CtState || im->field == ir::Field::CtMark) {
+            g.need_ct = true;
+            g.need_l4 |= g.at.kind != AttachKind::Netfilter;
+          }
+        }
         if (const auto* sm = std::get_if<ir::SetMatch>(&m.m))
           if (const ir::Set* s = g.table.find_set(sm->set))
             for (const auto& f : s->key) g.need_l4 |= field_needs_l4(f.field);

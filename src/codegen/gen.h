@@ -29,6 +29,7 @@ struct Gen {
   uint8_t pf = 0;              // netfilter: 4 or 6 (packet family known at compile time); else 0 = runtime
   bool need_l4 = false;        // some rule reads ports/flags/icmp
   bool need_mac = false;
+  bool need_ct = false;        // some rule reads ct state / ct mark
   int counters_map = -1, limits_map = -1, log_map = -1;
   std::map<std::string, int> set_maps;     // set name -> map index
   std::vector<const ir::LimitMatch*> limits;  // slot in the limits map = index

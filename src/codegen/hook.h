@@ -35,6 +35,9 @@ class HookOps {
   // Whether load_meta(f) is a plain load that never jumps to `absent` (then matches on f can be
   // evaluated branch-free, match_branch_free.cc).
   virtual bool meta_branch_free(ir::Field) const { return false; }
+  // Conntrack lookup once per packet after parsing, for tables with a ct match (hook_ct.cc); netfilter
+  // reads skb->_nfct instead and needs nothing here.
+  virtual Result<void> conntrack(Gen&) const { return {}; }
   // Interface name match; falls through when the name matches, else jumps to if_false.
   virtual Result<void> iface(Gen& g, const ir::IfaceMatch& m, Label if_false, Label absent,
                              const ir::Rule& r) const = 0;

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "codegen/hook.h"
+#include "codegen/hook_ct.h"
 #include "nfjit/bpf_compat.h"
 
 namespace nfjit::codegen {
@@ -49,7 +50,11 @@ class TcOps : public HookOps {
     g.e.emit(call_helper(kSkbLoadBytes));
   }
 
-  Result<void> load_meta(Gen& g, ir::Field f, Label, const ir::Rule& r) const override {
+  // Egress: conntrack already ran for this packet (OUTPUT/FORWARD, confirmed at POSTROUTING).
+  Result<void> conntrack(Gen& g) const override { return emit_ct_lookup(g, "bpf_skb_ct_lookup", !ingress_); }
+
+  Result<void> load_meta(Gen& g, ir::Field f, Label absent, const ir::Rule& r) const override {
+    if (is_ct_field(f)) return load_ct_meta(g, f, absent);
     switch (f) {
       case ir::Field::Mark: g.e.emit(ldx(BPF_W, R1, R6, offsetof(struct __sk_buff, mark))); return {};
       case ir::Field::PktType: g.e.emit(ldx(BPF_W, R1, R6, offsetof(struct __sk_buff, pkt_type))); return {};

@@ -9,6 +9,7 @@
 #include <cstddef>
 
 #include "codegen/hook.h"
+#include "codegen/hook_ct.h"
 
 namespace nfjit::codegen {
 namespace {
@@ -51,7 +52,10 @@ class XdpOps : public HookOps {
     g.e.emit(call_helper(kXdpLoadBytes));
   }
 
-  Result<void> load_meta(Gen& g, ir::Field f, Label, const ir::Rule& r) const override {
+  Result<void> conntrack(Gen& g) const override { return emit_ct_lookup(g, "bpf_xdp_ct_lookup", false); }
+
+  Result<void> load_meta(Gen& g, ir::Field f, Label absent, const ir::Rule& r) const override {
+    if (is_ct_field(f)) return load_ct_meta(g, f, absent);
     if (f == ir::Field::IifIndex) {
       g.e.emit(ldx(BPF_W, R1, R6, offsetof(struct xdp_md, ingress_ifindex)));
       return {};

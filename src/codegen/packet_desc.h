@@ -46,6 +46,7 @@ inline constexpr int16_t kOffDynptr = 176;   // 16 bytes: struct bpf_dynptr (net
 inline constexpr int16_t kOffBuf = 192;      // 64 bytes: header bytes being parsed
 inline constexpr uint32_t kBufBytes = 64;
 inline constexpr int16_t kOffCt = 256;       // 56 bytes: bpf_sock_tuple + bpf_ct_opts (XDP/TC ct lookup)
+inline constexpr int16_t kOffCtMark = 308;  // XDP/TC: ct->mark after the lookup (last word of bpf_ct_opts)
 inline constexpr int16_t kOffOnes = 312;     // u32 0xffffffff the verifier cannot know (see below)
 inline constexpr int16_t kOffCtResult = 316; // 4 bytes: XDP/TC ct lookup result (see hook_ct.cc)
 inline constexpr int16_t kSize = 320;        // main frame stack bytes; subprograms use none

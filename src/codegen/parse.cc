@@ -182,6 +182,7 @@ Result<void> emit_parse(Gen& g) {
   auto& e = g.e;
   // Defined contents for everything rules may read (addresses are compared as whole words).
   for (int16_t off = 0; off < kOffMac; off += 8) e.emit(st_imm(BPF_DW, R7, off, 0));
+  if (g.need_ct) e.emit(st_imm(BPF_W, R7, kOffCtResult, 0));  // unknown until the lookup (hook_ct.cc)
 
   const bool netdev = g.table.family == ir::Family::Netdev;
   const bool want4 = g.table.family != ir::Family::Ipv6 && (g.pf == 0 || g.pf == 4);
@@ -231,6 +232,8 @@ Result<void> emit_parse(Gen& g) {
   e.bind(l3_ok);
   set_valid(g, kValidL3);
   if (g.need_l4) parse_l4(g);
+  if (g.need_ct)
+    if (auto res = g.hook.conntrack(g); !res) return res;
   e.bind(l3_done);
   e.bind(not_ours);
 

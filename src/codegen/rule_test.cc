@@ -4,6 +4,7 @@
 // their own branches. Evaluation order is free for matches without side effects, but a rate limit
 // consumes a token only when every match before it held (xtables evaluates matches in order), so
 // matches after the first limit keep their order and their branches.
+#include "codegen/hook_ct.h"
 #include "codegen/match.h"
 
 namespace nfjit::codegen {
@@ -33,6 +34,7 @@ Result<bool> emit_branchy(Gen& g, const ir::Match& m, const ir::Rule& r, Label n
 
 Result<bool> emit_rule_test(Gen& g, const ir::Rule& r, Label next) {
   auto& e = g.e;
+  if (auto res = check_ct_rule(g, r); !res) return res.error();
   std::vector<const ir::Match*> free, branchy;
   bool after_limit = false;
   for (const auto& m : r.matches) {
