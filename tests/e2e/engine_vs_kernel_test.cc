@@ -32,16 +32,19 @@ namespace {
 constexpr const char* kHostMac = "02:00:00:00:01:01";    // veth0 in K and in N (same MAC: same frames)
 constexpr const char* kSenderMac = "02:00:00:00:02:02";  // S's ends of both pairs
 
-// The kernel side. Every rule carries a counter; rule order is the IR's rule order.
-constexpr const char* kNftRuleset = R"(table inet t {
+// The kernel side. Every rule carries a counter; rule order is the IR's rule order. The two ct rules'
+// CT_SCOPE is empty at NF LOCAL_IN; at XDP/TC it is "meta l4proto { tcp, udp } ": there conntrack's state
+// comes from the lookup kfuncs, which take TCP/UDP tuples only (docs/codegen.md), so a ct match must be
+// restricted to them — the unrestricted rule is refused, see CtStateOutsideTcpUdpIsRefusedAtXdpAndTc.
+constexpr const char* kNftRulesetTemplate = R"(table inet t {
   set nets4 { type ipv4_addr; flags interval; elements = { 198.18.4.0/23, 198.18.9.7-198.18.9.9 } }
   set nets6 { type ipv6_addr; flags interval; elements = { 2001:db8:4::/48 } }
   set pairs { type ipv4_addr . inet_service; elements = { 198.18.0.2 . 6001, 198.18.0.3 . 6003 } }
   set svc { type inet_service; elements = { 6001, 6003 } }
   chain input {
     type filter hook input priority 0; policy accept;
-    ct state established,related counter accept
-    ct state new counter
+    CT_SCOPEct state established,related counter accept
+    CT_SCOPEct state new counter
     ip saddr @nets4 counter drop
     ip6 saddr @nets6 counter drop
     ip saddr . udp dport @pairs counter drop
@@ -81,7 +84,21 @@ constexpr const char* kObserver = R"(table inet obs {
 
 // The same ruleset as nftables' own lowering would give it: `ip saddr` in an inet table carries
 // `meta nfproto ipv4`, `tcp dport` carries `meta l4proto tcp`, and so on.
-Table make_table() {
+// A ct rule, restricted to TCP/UDP (as "meta l4proto { tcp, udp } ...") when asked.
+Rule ct_rule(bool tcp_udp_only, const std::string& text, Match ct, ActionKind action) {
+  if (!tcp_udp_only) return rule(text, {ct}, action);
+  Match l4{IntMatch{Field::L4Proto, IntOp::InRanges, 0xffffffffu, {{6, 6}, {17, 17}}}, false};
+  return rule("meta l4proto { tcp, udp } " + text, {l4, ct}, action);
+}
+
+std::string nft_ruleset(bool ct_tcp_udp_only) {
+  std::string s = kNftRulesetTemplate;
+  const std::string scope = ct_tcp_udp_only ? "meta l4proto { tcp, udp } " : "";
+  for (size_t at; (at = s.find("CT_SCOPE")) != std::string::npos;) s.replace(at, 8, scope);
+  return s;
+}
+
+Table make_table(bool ct_tcp_udp_only = false) {
   const Match v4 = m_eq(Field::NfProto, 4), v6 = m_eq(Field::NfProto, 6);
   const Match tcp = m_eq(Field::L4Proto, 6), udp = m_eq(Field::L4Proto, 17);
   Table t;
@@ -119,9 +136,9 @@ Table make_table() {
   input.name = "input";
   input.base = BaseChain{Hook::Input, 0, Policy::Accept, {}};
   input.rules = {
-      rule("ct state established,related counter accept", {m_anybit(Field::CtState, kCtEstablished | kCtRelated)},
-           ActionKind::Accept),
-      rule("ct state new counter", {m_anybit(Field::CtState, kCtNew)}, ActionKind::Continue),
+      ct_rule(ct_tcp_udp_only, "ct state established,related counter accept",
+              m_anybit(Field::CtState, kCtEstablished | kCtRelated), ActionKind::Accept),
+      ct_rule(ct_tcp_udp_only, "ct state new counter", m_anybit(Field::CtState, kCtNew), ActionKind::Continue),
       rule("ip saddr @nets4 counter drop", {v4, m_set("nets4")}, ActionKind::Drop),
       rule("ip6 saddr @nets6 counter drop", {v6, m_set("nets6")}, ActionKind::Drop),
       rule("ip saddr . udp dport @pairs counter drop", {v4, udp, m_set("pairs")}, ActionKind::Drop),
@@ -439,10 +456,11 @@ TEST_P(EngineVsKernel, SameVerdictsAndCountersAsNetfilter) {
   NFJIT_REQUIRE_ROOT();
   const PlacementCase& pc = GetParam();
   Topology topo;
-  const Table table = make_table();
+  const bool ct_tcp_udp_only = pc.kind.has_value();  // XDP/TC: see nft_ruleset()
+  const Table table = make_table(ct_tcp_udp_only);
 
   // Kernel side.
-  std::string err = nft_load(topo.k, std::string(kNftRuleset) + kObserver);
+  std::string err = nft_load(topo.k, nft_ruleset(ct_tcp_udp_only) + kObserver);
   ASSERT_EQ(err, "") << "the kernel refused the reference ruleset";
   // nfjit side: the observer only, plus the table as BPF.
   err = nft_load(topo.n, kObserver);
@@ -450,10 +468,7 @@ TEST_P(EngineVsKernel, SameVerdictsAndCountersAsNetfilter) {
   runtime::Engine engine(runtime::EngineOptions{real_compiler(), nullptr, ""});
   {
     test::EnterNetns in(topo.n);
-    // Engine::install does not make conntrack run for tables that match ct state (finding, reported):
-    // without this no packet in N would ever be ESTABLISHED/RELATED. The daemon must do it.
-    auto ct = runtime::enable_conntrack();
-    ASSERT_TRUE(ct.ok()) << ct.error().message;
+    // No conntrack set-up here: Engine::install turns conntrack on in N for a table that reads it.
     runtime::Placement pl;
     if (pc.kind) pl.overrides.push_back({"input", *pc.kind, {"veth0"}});
     auto r = engine.install("t", table, pl);
@@ -554,7 +569,6 @@ TEST_P(EngineVsKernel, SameVerdictsAndCountersAsNetfilter) {
   {
     test::EnterNetns in(topo.n);
     EXPECT_TRUE(engine.remove("t").ok());
-    (void)runtime::disable_conntrack();
   }
 }
 
@@ -563,6 +577,36 @@ INSTANTIATE_TEST_SUITE_P(Placements, EngineVsKernel,
                                            PlacementCase{"xdp", codegen::AttachKind::Xdp},
                                            PlacementCase{"tcx_ingress", codegen::AttachKind::TcIngress}),
                          [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace nfjit::e2e
+
+namespace nfjit::e2e {
+namespace {
+
+// At XDP and TC conntrack's state comes from the lookup kfuncs, which only take TCP/UDP tuples: a ct
+// match that could see ICMP (echo replies ESTABLISHED, errors RELATED) cannot be answered exactly there
+// and must be refused, naming the rule, rather than guessed. The same table loads at NF LOCAL_IN.
+TEST(EngineVsKernelRefusals, CtStateOutsideTcpUdpIsRefusedAtXdpAndTc) {
+  NFJIT_REQUIRE_ROOT();
+  Topology topo;
+  const ir::Table table = make_table(/*ct_tcp_udp_only=*/false);
+  runtime::Engine engine(runtime::EngineOptions{real_compiler(), nullptr, ""});
+  test::EnterNetns in(topo.n);
+  for (auto kind : {codegen::AttachKind::Xdp, codegen::AttachKind::TcIngress}) {
+    runtime::Placement pl;
+    pl.overrides.push_back({"input", kind, {"veth0"}});
+    auto r = engine.install("t", table, pl);
+    ASSERT_FALSE(r.ok()) << codegen::to_string(kind) << " accepted a ct match it cannot answer exactly";
+    EXPECT_EQ(r.error().err, EOPNOTSUPP);
+    EXPECT_NE(r.error().message.find("ct state established,related counter accept"), std::string::npos)
+        << r.error().message;
+    EXPECT_NE(r.error().message.find("TCP and UDP"), std::string::npos) << r.error().message;
+  }
+  auto nf = engine.install("t", table);
+  EXPECT_TRUE(nf.ok()) << nf.error().message;
+  if (nf.ok()) EXPECT_TRUE(engine.remove("t").ok());
+}
 
 }  // namespace
 }  // namespace nfjit::e2e
