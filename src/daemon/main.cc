@@ -13,6 +13,7 @@
 #include "daemon/xtables_handler.h"
 #include "daemon/log.h"
 #include "daemon/pidfile.h"
+#include "daemon/netlink_kernel.h"
 #include "daemon/netlink_ruleset.h"
 #include "daemon/netlink_sessions.h"
 #include "daemon/server.h"
@@ -78,10 +79,23 @@ int main(int argc, char** argv) {
                                                 .warn = [](const std::string& m) { logf(LOG_ERR, "%s", m.c_str()); }});
   for (const auto& line : xtables.restore()) logf(LOG_INFO, "restored %s", line.c_str());
   XtablesHandler xt_handler(xtables, engine);
-  // nf_tables: one server for the namespace, shared by every shim netlink session. Lowering is not
-  // wired in yet (src/frontend/nftables/lower): NftRuleset then reports every table as NOT enforced.
+  // nf_tables: one server for the namespace, shared by every shim netlink session. Each table a batch
+  // changes runs as BPF when it lowers, else in the kernel's own nf_tables (refused under --strict).
   nft::NftServer nft_server;
-  NftRuleset nft_ruleset(nft_server, engine, NftLowerFn{});
+  KernelNftables kernel_nft;
+  NftLowerFn lower = [](const nft::Store& s, uint8_t family, const std::string& table,
+                        std::vector<nft::Refusal>* why) { return nft::lower_table(s, family, table, why); };
+  NftRuleset nft_ruleset(nft_server, engine, lower, kernel_nft, cfg->strict);
+  // iptables-nft asks which xt extension revisions exist: only the kernel knows.
+  nft_server.set_compat_forward([&kernel_nft](const nlmsghdr* nlh, const nft::Peer& peer)
+                                    -> std::optional<std::vector<nft::Datagram>> {
+    auto r = kernel_nft.forward(reinterpret_cast<const uint8_t*>(nlh), nlh->nlmsg_len, peer.portid);
+    if (!r) {
+      logf(LOG_ERR, "nft_compat query: %s", r.error().message.c_str());
+      return std::nullopt;
+    }
+    return std::move(*r);
+  });
   WithNftStatus handler(xt_handler, nft_ruleset);
   Server server(ServerOptions{.socket_path = cfg->socket_path}, handler);
   NetlinkSessions netlink(nft_server, SelfNamespaces::current());

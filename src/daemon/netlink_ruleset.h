@@ -1,15 +1,24 @@
-// What nfjitd does after each nf_tables commit: every table of the committed Store is lowered to the IR
-// and installed in the runtime Engine under "nft-<family>-<table>"; tables that went away are removed.
-// A table that cannot be lowered (or when no lowering is wired in) is NOT enforced anywhere: nfjit keeps
-// it in its listings only, so that is said loudly — in the log at every commit and in `nfjit status` —
-// never silently. Live counters of lowered tables feed NftServer's listings.
+// What nfjitd does with each nf_tables table a batch changed, before the batch commits (NftServer's
+// commit gate): a table that lowers to the IR runs as BPF (runtime Engine, key "nft-<family>-<table>");
+// one that does not is put, unchanged, into the kernel's own nf_tables of the daemon's namespace
+// (KernelNftables) — enforced one way or the other, never neither. With --strict a table that does not
+// lower fails the batch instead (EOPNOTSUPP, extended ack naming the rule and the reason).
+//
+// Moves keep filtering continuous: to BPF = install BPF, then delete the kernel copy; to the kernel =
+// add the kernel copy, then remove the BPF; a kernel-held table changes in one kernel batch (DELTABLE +
+// re-add). Counters carry over every move. An element added to / deleted from a set of a BPF table is a
+// map update (Engine::update_set), not a reload. If anything cannot be put in force the batch fails with
+// that error and the tables it already moved are put back.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "daemon/netlink_kernel.h"
 #include "daemon/request_handler.h"
 #include "frontend/nftables/lower/lower.h"
 #include "frontend/nftables/nft_server.h"
@@ -22,25 +31,46 @@ using NftLowerFn = std::function<Result<nft::LoweredTable>(const nft::Store&, ui
 
 class NftRuleset {
  public:
-  // `lower` may be empty: then no table is enforced (and status says so).
-  NftRuleset(nft::NftServer& server, runtime::Engine& engine, NftLowerFn lower);
-  // The "nf_tables" part of `nfjit status`.
+  // `lower` may be empty: then every table goes to the kernel (or is refused under `strict`).
+  NftRuleset(nft::NftServer& server, runtime::Engine& engine, NftLowerFn lower, KernelNftables& kernel,
+             bool strict);
+  // The "nf_tables" part of `nfjit status`: each table, BPF (attachment points) or kernel (why).
   std::string status() const;
   static std::string key_for(uint8_t family, const std::string& table);
 
  private:
-  void on_changed(const nft::Store& store);
-  std::optional<nft::CounterValue> counter(const nft::CounterKey& k) const;
-
+  using TableId = std::pair<uint8_t, std::string>;
+  using ExprKey = std::tuple<std::string, uint64_t, uint32_t>;  // chain, rule handle, expression index
+  using Snapshot = std::map<ExprKey, nft::CounterValue>;
+  enum class Where { kBpf, kKernel };
   struct TableState {
-    bool enforced = false;
-    std::string why;  // for status: where it runs, or why it does not
-    nft::LoweredTable lowered;
+    Where where = Where::kKernel;
+    std::string why;             // for status
+    nft::LoweredTable lowered;   // kBpf
+    Snapshot base;               // kBpf: counts of earlier programs, added to the live ones
   };
+
+  std::optional<nft::CommitRefusal> gate(const nft::Store& before, const nft::Store& after,
+                                         const std::vector<nft::BatchMsg>& msgs);
+  // Puts table `id` of `after` in force (or takes it away when `after` has none).
+  std::optional<nft::CommitRefusal> apply(const nft::Store& before, const nft::Store& after, const TableId& id,
+                                          const std::vector<nft::BatchMsg>& msgs);
+  // Only element changes of plain sets: map updates. False: not applicable or failed (reinstall instead).
+  bool update_sets_live(const nft::Store& before, const nft::Store& after, const TableId& id,
+                        const std::vector<nft::BatchMsg>& msgs);
+  Snapshot snapshot(const nft::Store& s, const TableId& id);
+  // Engine::install, with a gap-free handover when the table's kernel copy holds the hook priorities.
+  Result<runtime::CounterTotals> install_bpf(const TableId& id, const nft::TableObj& t, const ir::Table& table,
+                                             bool had_kernel, const Snapshot& counts);
+  std::optional<nft::CounterValue> counter(const nft::Store& s, const nft::CounterKey& k, bool fresh) const;
+
   nft::NftServer& server_;
   runtime::Engine& engine_;
   NftLowerFn lower_;
-  std::map<std::string, TableState> tables_;  // by Engine key
+  KernelNftables& kernel_;
+  bool strict_;
+  std::map<TableId, TableState> tables_;
+  mutable std::map<TableId, KernelCounters> kernel_cache_;  // one kernel dump per listing
 };
 
 // `nfjit status` = the inner handler's text + the nf_tables part; everything else goes to the inner one.

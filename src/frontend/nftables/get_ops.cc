@@ -41,6 +41,7 @@ bool family_matches(uint8_t want, uint8_t have) { return want == NFPROTO_UNSPEC 
 }  // namespace
 
 Status NftServer::dump(const nlmsghdr* nlh, const Peer& peer, std::vector<Datagram>& out) {
+  if (dump_begin_) dump_begin_();
   uint8_t family = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family;
   Attrs a = Attrs::parse(nlh);
   MsgHead h{NLM_F_MULTI, nlh->nlmsg_seq, peer.portid, static_cast<uint16_t>(store_.genid & 0xffff)};

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "frontend/nftables/counters.h"
@@ -14,6 +16,33 @@
 #include "frontend/nftables/store.h"
 
 namespace nfjit::nft {
+
+// One message of a batch that applied: what it touched (the table is absent for a message naming none,
+// e.g. a DELTABLE by handle or a family-wide flush), and for a NEWRULE the handle the rule got.
+struct BatchMsg {
+  const nlmsghdr* nlh = nullptr;
+  uint16_t type = 0;  // NFT_MSG_*
+  uint8_t family = 0;
+  std::optional<std::string> table;
+  std::string chain;
+  uint64_t rule_handle = 0;
+  std::string set;  // element messages: the set named
+};
+
+// Why the daemon refused to commit a batch: the error, and the message to report it on (null: the last).
+struct CommitRefusal {
+  NlError error;
+  const nlmsghdr* at = nullptr;
+};
+
+// Runs before a batch that changed the ruleset commits, with the committed Store and the one about to
+// replace it; puts the new version in force. A refusal aborts the batch (nothing committed) and the
+// client gets its error, as if the kernel had refused the batch.
+using CommitGate = std::function<std::optional<CommitRefusal>(const Store& before, const Store& after,
+                                                              const std::vector<BatchMsg>& msgs)>;
+// Requests of another nfnetlink subsystem the daemon relays to the kernel (nft_compat revision
+// queries): the kernel's replies, or nullopt when it could not be asked.
+using SubsysForward = std::function<std::optional<std::vector<Datagram>>(const nlmsghdr* nlh, const Peer& peer)>;
 
 class NftServer {
  public:
@@ -27,6 +56,12 @@ class NftServer {
   void on_ruleset_changed(std::function<void(const Store&)> cb) { changed_ = std::move(cb); }
   // Live counter values for listings (the runtime's BPF maps).
   void set_counter_source(CounterSource src) { counters_ = std::move(src); }
+  // Called at the start of every dump (so a counter source can take one fresh snapshot per listing).
+  void on_dump_begin(std::function<void()> cb) { dump_begin_ = std::move(cb); }
+  // See CommitGate.
+  void set_commit_gate(CommitGate gate) { gate_ = std::move(gate); }
+  // Relays NFNL_SUBSYS_NFT_COMPAT requests (see SubsysForward); without it they get EINVAL.
+  void set_compat_forward(SubsysForward fwd) { compat_ = std::move(fwd); }
 
   const Store& store() const { return store_; }
   uint32_t genid() const { return store_.genid; }
@@ -44,6 +79,9 @@ class NftServer {
   std::function<void(const Datagram&)> notify_;
   std::function<void(const Store&)> changed_;
   CounterSource counters_;
+  std::function<void()> dump_begin_;
+  CommitGate gate_;
+  SubsysForward compat_;
 };
 
 }  // namespace nfjit::nft
