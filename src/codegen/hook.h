@@ -43,6 +43,9 @@ class HookOps {
                              const ir::Rule& r) const = 0;
   // Source MAC into r7 + kOffMac (6 bytes), or jump to absent.
   virtual Result<void> load_mac(Gen& g, Label absent, const ir::Rule& r) const = 0;
+  // LOG at a hook without the frame in its packet bytes (netfilter): copy the link-layer header into the
+  // LogRecord at r8 (mac[], mac_len) where the kernel's LOG would print one. Default: nothing to copy.
+  virtual Result<void> log_mac_header(Gen&) const { return {}; }
   // skb->mark = (mark & ~mask) ^ value.
   virtual Result<void> set_mark(Gen& g, const ir::Action& a, const ir::Rule& r) const = 0;
 };

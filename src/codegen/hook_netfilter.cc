@@ -6,6 +6,7 @@
 #include <linux/netfilter.h>
 
 #include "codegen/hook.h"
+#include "codegen/log_record.h"
 #include "nfjit/bpf_compat.h"
 
 namespace nfjit::codegen {
@@ -212,6 +213,47 @@ class NetfilterOps : public HookOps {
     e.emit(mov64_imm(R2, 6));
     e.emit(call_helper(kProbeReadKernel));
     e.jmp_imm(BPF_JNE, R0, 0, absent);
+    return {};
+  }
+
+  Result<void> log_mac_header(Gen& g) const override {
+    // nf_log_syslog.c dump_mac_header(): with an input device whose hard_header_len is not 0 and a MAC
+    // header distinct from the network header, "MAC=" prints hard_header_len bytes from skb_mac_header.
+    // The record holds 14 (Ethernet, and loopback's fake Ethernet header); a longer link-layer header
+    // is not copied (mac_len stays 0) — the formatter then prints "MAC= ".
+    auto head = g.btf.member_offset("sk_buff", "head");
+    auto mach = g.btf.member_offset("sk_buff", "mac_header");
+    auto neth = g.btf.member_offset("sk_buff", "network_header");
+    auto devo = g.btf.member_offset("sk_buff", "dev");
+    auto hhl = g.btf.member_offset("net_device", "hard_header_len");
+    auto in = g.btf.member_offset("nf_hook_state", "in");
+    if (!head || !mach || !neth || !devo || !hhl || !in)
+      return make_error(EOPNOTSUPP, "kernel BTF lacks the sk_buff/net_device members LOG needs");
+    auto& e = g.e;
+    Label done = e.new_label();
+    e.emit(ldx(BPF_DW, R1, R6, kCtxState));
+    e.emit(ldx(BPF_DW, R1, R1, static_cast<int16_t>(*in)));
+    e.jmp_imm(BPF_JEQ, R1, 0, done);
+    e.emit(ldx(BPF_DW, R9, R6, kCtxSkb));
+    e.emit(ldx(BPF_DW, R1, R9, static_cast<int16_t>(*devo)));
+    e.jmp_imm(BPF_JEQ, R1, 0, done);
+    e.emit(ldx(BPF_H, R4, R1, static_cast<int16_t>(*hhl)));
+    e.jmp_imm(BPF_JEQ, R4, 0, done);
+    e.jmp_imm(BPF_JGT, R4, static_cast<int32_t>(kLogMacBytes), done);
+    e.emit(ldx(BPF_H, R3, R9, static_cast<int16_t>(*mach)));
+    e.jmp_imm(BPF_JEQ, R3, 0xffff, done);
+    e.emit(ldx(BPF_H, R2, R9, static_cast<int16_t>(*neth)));
+    e.jmp_reg(BPF_JEQ, R3, R2, done);
+    e.emit(ldx(BPF_DW, R1, R9, static_cast<int16_t>(*head)));
+    e.emit(alu64_reg(BPF_ADD, R3, R1));
+    e.emit(stx(BPF_B, R8, R4, static_cast<int16_t>(offsetof(LogRecord, mac_len))));
+    e.emit(mov64_reg(R1, R8));
+    e.emit(alu64_imm(BPF_ADD, R1, static_cast<int32_t>(offsetof(LogRecord, mac))));
+    e.emit(mov64_reg(R2, R4));
+    e.emit(call_helper(kProbeReadKernel));
+    e.jmp_imm(BPF_JEQ, R0, 0, done);
+    e.emit(st_imm(BPF_B, R8, static_cast<int16_t>(offsetof(LogRecord, mac_len)), 0));  // read failed
+    e.bind(done);
     return {};
   }
 

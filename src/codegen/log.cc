@@ -125,6 +125,8 @@ Result<void> emit_log(Gen& g, const ir::LogAction& a, uint32_t slot, const ir::R
     e.jmp_imm(BPF_JNE, R0, 0, no_mac);
     e.emit(st_imm(BPF_B, R8, off(offsetof(LogRecord, mac_len)), kLogMacBytes));
     e.bind(no_mac);
+  } else if (auto ok = g.hook.log_mac_header(g); !ok) {
+    return ok;
   }
   // Network header on: min(L3 length, kLogHeaderBytes) bytes.
   {
