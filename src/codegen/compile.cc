@@ -49,6 +49,8 @@ struct Frame {
   Label policy;  // Main: the base chain's policy
   // Shared "count the slot in r1, then accept / drop" tails of this frame (counters.cc says why).
   Label accept_tail{}, drop_tail{};
+  // xtables hotdrop (ir::Hotdrop): drop without counting anything, as ipt_do_table's NF_DROP.
+  Label hotdrop{};
 };
 
 Result<void> collect_chains(const Gen& g, const ir::Chain& base, Layout& lay, Program& p) {
@@ -165,12 +167,10 @@ Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t id
   // Refuse what the hook cannot do before emitting anything.
   if (r.action.kind == ir::ActionKind::Reject)
     return unsupported(g, r, "REJECT needs to emit a packet");
-  for (const auto& m : r.matches) {
-    auto s = static_match(g, m);
-    if (s && !*s) return true;  // never matches at this attachment: no code, counter stays 0
-  }
+  // A rule that never matches at this attachment (a static match is false) emits no test unless it can
+  // hotdrop first; its counter stays 0.
   Label next = e.new_label();
-  auto can_match = emit_rule_test(g, r, next);
+  auto can_match = emit_rule_test(g, r, next, f.hotdrop);
   if (!can_match) return can_match.error();
   if (!*can_match) {
     e.bind(next);
@@ -258,6 +258,12 @@ void emit_tails(Gen& g, const Frame& f) {
     emit_count_r1(g);
     emit_terminal(g, f, accept);
   }
+  if (g.e.used(f.hotdrop)) {
+    // No counter: the kernel drops before the rule's counter (and never reaches the policy). In a chain
+    // or block frame the internal drop verdict propagates to the main program, which counts nothing.
+    g.e.bind(f.hotdrop);
+    emit_terminal(g, f, false);
+  }
 }
 
 // Calls each rule block of a blocked chain in order and maps its result in the chain's frame.
@@ -307,10 +313,19 @@ Result<void> emit_chain_body(Gen& g, const Layout& lay, const std::vector<Block>
   return {};
 }
 
-void scan_needs(Gen& g, const Layout& lay) {
+Result<void> scan_needs(Gen& g, const Layout& lay) {
   for (const auto& ci : lay.chains)
     for (const auto& r : ci.chain->rules)
       for (const auto& m : r.matches) {
+        if (uint8_t n = m.hotdrop.short_l4) {
+          g.need_l4 = true;  // parse_l4 computes the "not short" bits
+          if (std::find(g.short_l4.begin(), g.short_l4.end(), n) == g.short_l4.end()) {
+            if (g.short_l4.size() == desc::kMaxShortL4)
+              return unsupported(g, r, "more than " + std::to_string(desc::kMaxShortL4) +
+                                           " distinct hotdrop header lengths in one program");
+            g.short_l4.push_back(n);
+          }
+        }
         if (const auto* im = std::get_if<ir::IntMatch>(&m.m)) {
           g.need_l4 |= field_needs_l4(im->field);
           // XDP/TC classify from the ports and TCP flags (hook_ct.cc).
@@ -324,6 +339,7 @@ void scan_needs(Gen& g, const Layout& lay) {
             for (const auto& f : s->key) g.need_l4 |= field_needs_l4(f.field);
         if (std::holds_alternative<ir::MacMatch>(m.m)) g.need_mac = true;
       }
+  return {};
 }
 
 std::unique_ptr<HookOps> make_ops(const AttachPoint& at) {
@@ -360,7 +376,7 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
   Layout lay;
   if (auto res = collect_chains(g, *base, lay, p); !res) return res.error();
   if (lay.chains.size() > 255) return make_error(EOPNOTSUPP, "cannot lower at " + where(at) + ": more than 255 user chains");
-  scan_needs(g, lay);
+  if (auto res = scan_needs(g, lay); !res) return res.error();
   std::vector<Block> blocks;
   choose_blocks(g, lay, opt, blocks);
 

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "codegen/emitter.h"
 #include "codegen/kernel_btf.h"
@@ -30,6 +31,7 @@ struct Gen {
   bool need_l4 = false;        // some rule reads ports/flags/icmp
   bool need_mac = false;
   bool need_ct = false;        // some rule reads ct state / ct mark
+  std::vector<uint8_t> short_l4;  // distinct Hotdrop::short_l4 lengths: bit kNoShortFirst + index
   int counters_map = -1, limits_map = -1, log_map = -1;
   std::map<std::string, int> set_maps;     // set name -> map index
   std::vector<const ir::LimitMatch*> limits;  // slot in the limits map = index

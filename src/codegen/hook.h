@@ -57,4 +57,11 @@ std::unique_ptr<HookOps> make_tc_ops(bool ingress);
 // Interface-name matching decided at compile time (XDP/TC know their one device).
 bool iface_name_matches(const ir::IfaceMatch& m, const std::string& ifname);
 
+// r1 holds skb->pkt_type; maps PACKET_LOOPBACK (5) to what xt_pkttype / nft `meta pkttype` report:
+// MULTICAST for IPv6 and for IPv4 to 224.0.0.0/4, else BROADCAST. Branch-free; clobbers r2-r4 (r0 is
+// kept: branch-free matches accumulate in it). `Runtime` reads the family from the descriptor and leaves
+// 5 for a frame that is neither (no L3: only netdev tables run rules on those).
+enum class PkttypeFamily { Ipv4, Ipv6, Runtime };
+void emit_pkttype_loopback(Gen& g, PkttypeFamily fam);
+
 }  // namespace nfjit::codegen

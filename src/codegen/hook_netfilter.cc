@@ -82,6 +82,7 @@ class NetfilterOps : public HookOps {
         e.emit(ldx(BPF_B, R1, R1, static_cast<int16_t>(m->bit_offset / 8)));
         if (m->bit_offset % 8) e.emit(alu32_imm(BPF_RSH, R1, static_cast<int32_t>(m->bit_offset % 8)));
         e.emit(alu32_imm(BPF_AND, R1, static_cast<int32_t>((1u << (m->bitfield_size ? m->bitfield_size : 8)) - 1)));
+        emit_pkttype_loopback(g, g.pf == 6 ? PkttypeFamily::Ipv6 : PkttypeFamily::Ipv4);
         return {};
       }
       case ir::Field::IifIndex:

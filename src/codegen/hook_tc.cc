@@ -57,7 +57,17 @@ class TcOps : public HookOps {
     if (is_ct_field(f)) return load_ct_meta(g, f, absent);
     switch (f) {
       case ir::Field::Mark: g.e.emit(ldx(BPF_W, R1, R6, offsetof(struct __sk_buff, mark))); return {};
-      case ir::Field::PktType: g.e.emit(ldx(BPF_W, R1, R6, offsetof(struct __sk_buff, pkt_type))); return {};
+      case ir::Field::PktType:
+        g.e.emit(ldx(BPF_W, R1, R6, offsetof(struct __sk_buff, pkt_type)));
+        emit_pkttype_loopback(g, PkttypeFamily::Runtime);
+        if (g.table.family == ir::Family::Netdev) {
+          // nft netdev: a looped-back frame that is neither IPv4 nor IPv6 makes `meta pkttype` break.
+          Label ok = g.e.new_label();
+          g.e.jmp_imm(BPF_JNE, R1, 5 /* PACKET_LOOPBACK, still unmapped */, ok);
+          g.e.ja(absent);
+          g.e.bind(ok);
+        }
+        return {};
       case ir::Field::IifIndex:
         if (!ingress_) break;
         g.e.emit(ldx(BPF_W, R1, R6, offsetof(struct __sk_buff, ifindex)));

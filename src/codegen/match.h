@@ -13,10 +13,12 @@ namespace nfjit::codegen {
 // A match whose value is known at compile time (interface names at XDP/TC): emits nothing.
 std::optional<bool> static_match(const Gen& g, const ir::Match& m);
 
-// The test of a whole rule: falls through when all its matches hold, jumps to `next` when one does not
-// (rule_test.cc). Returns false when the rule can never match (code after the test is unreachable).
-// Matches decided at compile time (static_match) are skipped: the caller drops rules with a false one.
-Result<bool> emit_rule_test(Gen& g, const ir::Rule& r, Label next);
+// The test of a whole rule: falls through when all its matches hold, jumps to `next` when one does not,
+// and to `hotdrop` (created on first use; the caller binds it to a drop that counts nothing) when an
+// xtables hotdrop condition holds (ir::Hotdrop, rule_test.cc). Returns false when the rule can never
+// match (code after the test is unreachable). Matches decided at compile time (static_match) are
+// skipped; a false one makes the rule never match (it may still hotdrop on a match before it).
+Result<bool> emit_rule_test(Gen& g, const ir::Rule& r, Label next, Label& hotdrop);
 
 Result<void> emit_match(Gen& g, const ir::Match& m, const ir::Rule& r, Label if_false, Label absent);
 

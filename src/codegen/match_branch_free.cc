@@ -169,8 +169,11 @@ Result<void> addr_range_v4(Gen& g, const ir::AddrRangeMatch& m, bool invert) {
 }  // namespace
 
 bool branch_free(const Gen& g, const ir::Match& m) {
-  if (const auto* im = std::get_if<ir::IntMatch>(&m.m))
+  if (const auto* im = std::get_if<ir::IntMatch>(&m.m)) {
+    // At a netdev table a looped-back non-IP frame has no pkttype (hook_tc.cc): a branch to `absent`.
+    if (im->field == ir::Field::PktType && g.table.family == ir::Family::Netdev) return false;
     return desc_field(im->field).has_value() || g.hook.meta_branch_free(im->field);
+  }
   if (std::holds_alternative<ir::AddrMatch>(m.m)) return true;
   if (const auto* ar = std::get_if<ir::AddrRangeMatch>(&m.m)) return ar->len == 4;
   return false;

@@ -10,7 +10,7 @@ using namespace desc;
 std::optional<DescField> desc_field(ir::Field f) {
   switch (f) {
     case ir::Field::NfProto: return DescField{kOffNfProto, kValidL3};
-    case ir::Field::L4Proto: return DescField{kOffL4Proto, kValidL3};
+    case ir::Field::L4Proto: return DescField{kOffL4Proto, kValidL4Proto};
     case ir::Field::Fragment: return DescField{kOffFragment, kValidL3};
     case ir::Field::Sport: return DescField{kOffSport, kValidPorts};
     case ir::Field::Dport: return DescField{kOffDport, kValidPorts};

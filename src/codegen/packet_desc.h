@@ -19,7 +19,18 @@ enum ValidBit : uint32_t {
   kValidIcmp = 1u << 3,      // ICMP (IPv4) / ICMPv6 (IPv6), first fragment, >= 2 bytes
   kValidMac = 1u << 4,       // source MAC (hooks with an Ethernet header)
   kValidL4Hdr = 1u << 5,     // the transport header was located (not a non-first fragment)
+  kValidL4Proto = 1u << 6,   // l4proto is known: IPv4 always; IPv6 when the extension-header walk succeeded
+  // "No hotdrop condition" bits (ir::Hotdrop): set when the word is initialised, cleared by parsing when
+  // the condition holds, so that a rule can require them exactly like valid bits (a hotdrop match is
+  // false when its condition holds) and a frame parsing never reached (non-IP at a netdev table) has
+  // none of the conditions.
+  kNoFragOne = 1u << 7,      // not an IPv4 fragment at offset 1 (xt tcp)
+  kNoWalkFail = 1u << 8,     // not an IPv6 packet whose extension-header walk fails (ip6tables -p)
 };
+// Bit kNoShortFirst + i: the transport header is not located-but-shorter-than the i-th distinct
+// Hotdrop::short_l4 length of the program (Gen::short_l4).
+inline constexpr uint32_t kNoShortFirst = 9;
+inline constexpr uint32_t kMaxShortL4 = 8;
 
 inline constexpr int16_t kOffL3Off = 0;      // packet offset of the network header (load_bytes offset)
 inline constexpr int16_t kOffL4Off = 4;      // packet offset of the transport header
@@ -49,7 +60,14 @@ inline constexpr int16_t kOffCt = 256;       // 56 bytes: bpf_sock_tuple + bpf_c
 inline constexpr int16_t kOffCtMark = 308;  // XDP/TC: ct->mark after the lookup (last word of bpf_ct_opts)
 inline constexpr int16_t kOffOnes = 312;     // u32 0xffffffff the verifier cannot know (see below)
 inline constexpr int16_t kOffCtResult = 316; // 4 bytes: XDP/TC ct lookup result (see hook_ct.cc)
-inline constexpr int16_t kSize = 320;        // main frame stack bytes; subprograms use none
+// Bytes of the transport header the packet holds (from l4off to the end of the IP packet as netfilter
+// sees it: skb->len there, the IP header's length at XDP/TC); meaningful with kValidL4Hdr. Parsed only
+// when some rule reads transport fields (g.need_l4); read by the xtables hotdrop test.
+inline constexpr int16_t kOffL4Avail = 320;
+// XDP/TC: packet offset where the IP packet ends (l3off + its IP length; the frame length when the
+// length field is 0: BIG TCP / jumbo). Header reads past it fail, as they would on netfilter's skb.
+inline constexpr int16_t kOffL3End = 324;
+inline constexpr int16_t kSize = 328;        // main frame stack bytes; subprograms use none
 
 // Why matches "launder" every descriptor value they compare (an ALU op such as `w1 |= 0` after the
 // load): the verifier links a register filled from a spilled stack slot to that slot, so a compare that

@@ -32,7 +32,8 @@ enum class Hook : uint8_t { Prerouting, Input, Forward, Output, Postrouting, Ing
 // The packet properties a match can test.
 enum class Field : uint8_t {
   NfProto,      // 4 (IPv4) or 6 (IPv6): nft `meta nfproto`, the family at an inet chain
-  L4Proto,      // IPv4 protocol / IPv6 upper-layer header after the extension headers it skips
+  L4Proto,      // IPv4 protocol / IPv6 upper-layer header after the extension headers it skips; absent
+                // when the IPv6 extension-header chain cannot be walked (as nft's `meta l4proto`)
   Fragment,     // 1 for a non-first IPv4 fragment (iptables -f), else 0
   Saddr, Daddr, // addresses: AddrMatch / AddrRangeMatch only
   Sport, Dport, // TCP/UDP/UDP-Lite/SCTP/DCCP ports; absent in non-first fragments
@@ -43,7 +44,10 @@ enum class Field : uint8_t {
   Ttl,          // IPv4 TTL / IPv6 hop limit
   Tos,          // the whole IPv4 TOS byte / IPv6 traffic class
   Dscp,         // upper 6 bits of TOS / traffic class
-  PktType,      // PACKET_HOST 0, BROADCAST 1, MULTICAST 2, OTHERHOST 3 (skb->pkt_type)
+  PktType,      // PACKET_HOST 0, BROADCAST 1, MULTICAST 2, OTHERHOST 3: skb->pkt_type, except that a
+                // looped-back packet (PACKET_LOOPBACK) reads as MULTICAST (IPv4 to 224.0.0.0/4, any IPv6)
+                // or BROADCAST (other IPv4), as xt_pkttype and nft `meta pkttype` report it; absent for a
+                // looped-back non-IP frame at a netdev table (nft breaks)
   Mark,         // skb->mark
   CtState,      // bitmask of CtStateBit, see below; use IntOp::AnyBit
   CtMark,       // ct->mark (connmark match)
@@ -130,9 +134,33 @@ struct LimitMatch {
   bool operator==(const LimitMatch&) const = default;
 };
 
+// xtables "hotdrop": an xt match that cannot read the header it needs sets par->hotdrop, and
+// ipt_do_table / ip6t_do_table then return NF_DROP at once — no counter of this rule (nor of any later
+// rule or the chain's policy) is touched. The conditions below are checked when the match is evaluated,
+// that is when every match before it in the rule held (the kernel evaluates matches in order and stops
+// at the first false one); when one is true the packet is dropped, otherwise the match itself is false
+// whenever the packet lacks its field. nft's own expressions never hotdrop (a short packet makes them
+// break), so only the xtables decoders (and nft's xt compat expressions through them) set these.
+struct Hotdrop {
+  // The transport header of an unfragmented packet or first fragment (the one a non-first fragment
+  // lacks) has fewer bytes than this: xt tcp 20, udp 8, icmp / icmp6 8, multiport 4 (skb_header_pointer
+  // of struct tcphdr / udphdr / icmphdr / the two ports fails).
+  uint8_t short_l4 = 0;
+  // IPv4 fragment offset exactly 1 (8 bytes): xt tcp drops these "evil" fragments (flag overwrite).
+  bool frag_offset_one = false;
+  // IPv6: the extension-header chain cannot be walked to an upper-layer header (ipv6_find_hdr fails:
+  // a header cut short, or a non-first fragment followed by another extension header); ip6_packet_match
+  // hotdrops such packets for every rule with -p (IP6T_F_PROTO). In the IR the L4Proto field is then
+  // absent.
+  bool no_l4proto = false;
+  bool any() const { return short_l4 != 0 || frag_offset_one || no_l4proto; }
+  bool operator==(const Hotdrop&) const = default;
+};
+
 struct Match {
   std::variant<IntMatch, AddrMatch, AddrRangeMatch, IfaceMatch, MacMatch, SetMatch, LimitMatch> m;
   bool invert = false;
+  Hotdrop hotdrop;  // xtables only; see Hotdrop
   bool operator==(const Match&) const = default;
 };
 

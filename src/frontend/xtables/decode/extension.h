@@ -72,7 +72,7 @@ std::span<const Extension> iprange_extensions();
 std::span<const Extension> conntrack_extensions();
 std::span<const Extension> mark_extensions();
 std::span<const Extension> packet_field_extensions();  // length, ttl/hl, dscp/tos, mac
-std::span<const Extension> misc_match_extensions();    // comment, limit
+std::span<const Extension> misc_match_extensions();    // comment, limit, pkttype
 std::span<const Extension> verdict_target_extensions();  // REJECT, LOG
 
 }  // namespace nfjit::xt

@@ -16,7 +16,7 @@ int icmp6_check(Bytes d, const RuleContext&) { return (as<ip6t_icmp>(d).invflags
 
 // icmp_type_code_match(): (type == 0xFF || (type matches && code in range)) ^ invert, and false without
 // an ICMP header (non-first fragments), which is what an IR match on IcmpType does.
-Result<std::vector<ir::Match>> decode(Bytes d, const RuleContext&) {
+Result<std::vector<ir::Match>> type_code(Bytes d) {
   auto i = as<ipt_icmp>(d);
   bool inv = i.invflags & IPT_ICMP_INV;
   std::vector<ir::Match> out;
@@ -30,6 +30,15 @@ Result<std::vector<ir::Match>> decode(Bytes d, const RuleContext&) {
   } else {
     return not_lowerable("inverted icmp type with a code range: the IR cannot invert a conjunction");
   }
+  return out;
+}
+
+// icmp_match() and icmp6_match() hotdrop a first fragment whose 8-byte struct icmphdr / icmp6hdr cannot
+// be read.
+Result<std::vector<ir::Match>> decode(Bytes d, const RuleContext& c) {
+  if (auto r = need_v6_proto_flag(c, "icmp6"); !r) return r.error();
+  auto out = type_code(d);
+  if (out.ok()) set_hotdrop(out.value(), {.short_l4 = 8});
   return out;
 }
 

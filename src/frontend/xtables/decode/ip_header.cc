@@ -140,9 +140,12 @@ Result<std::vector<ir::Match>> decode_ip_part(const FamilyAbi& abi, Bytes b) {
     if (p.flags & IPT_F_FRAG) out.push_back(int_match(ir::Field::Fragment, 1, 1, p.invflags & IPT_INV_FRAG));
     else if (p.invflags & IPT_INV_FRAG) return not_lowerable("'! -f' without -f never matches in the kernel");
   } else if (p.flags & IP6T_F_PROTO) {
-    if (p.proto == 0)
-      return not_lowerable("ip6tables -p all: the kernel drops packets whose extension headers it cannot walk");
-    out.push_back(int_match(ir::Field::L4Proto, p.proto, p.proto, pinv));
+    // ip6_packet_match() walks the extension headers (ipv6_find_hdr) for every rule with a protocol, -p
+    // all included, and hotdrops the packet when the walk fails; on success `-p all` (proto 0) holds,
+    // inverted or not (no walk ends on protocol 0).
+    if (p.proto == 0) out.push_back(int_match(ir::Field::L4Proto, 0, 255, false));
+    else out.push_back(int_match(ir::Field::L4Proto, p.proto, p.proto, pinv));
+    out.back().hotdrop.no_l4proto = true;
   }
   return out;
 }

@@ -1,7 +1,9 @@
-// comment (xt_comment.c: no test at all) and limit (xt_limit.c: a token bucket).
+// comment (xt_comment.c: no test at all), limit (xt_limit.c: a token bucket) and pkttype (xt_pkttype.c).
 #include <netinet/in.h>  // before any linux/ header: glibc and uapi then agree on in_addr
+#include <linux/if_packet.h>
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_limit.h>
+#include <linux/netfilter/xt_pkttype.h>
 
 #include <cstddef>
 
@@ -61,12 +63,34 @@ std::string limit_describe(Bytes d, const RuleContext&) {
   return o;
 }
 
+// pkttype_mt(): (type == info->pkttype) ^ invert, where type is skb->pkt_type with looped-back packets
+// read as multicast / broadcast — exactly the IR's PktType (codegen maps PACKET_LOOPBACK the same way).
+// A pkttype outside 0..255 never equals the u8 type, as an IR compare with the same value.
+Result<std::vector<ir::Match>> pkttype_decode(Bytes d, const RuleContext&) {
+  auto i = as<xt_pkttype_info>(d);
+  auto v = static_cast<uint32_t>(i.pkttype);
+  return std::vector<ir::Match>{int_match(ir::Field::PktType, v, v, i.invert != 0)};
+}
+
+// libxt_pkttype's names for the types it accepts.
+std::string pkttype_describe(Bytes d, const RuleContext&) {
+  auto i = as<xt_pkttype_info>(d);
+  std::string name = i.pkttype == PACKET_HOST        ? "unicast"
+                     : i.pkttype == PACKET_BROADCAST ? "broadcast"
+                     : i.pkttype == PACKET_MULTICAST ? "multicast"
+                                                     : std::to_string(i.pkttype);
+  return "-m pkttype " + bang(i.invert != 0) + "--pkt-type " + name;
+}
+
 const Extension kExt[] = {
     {false, "comment", 0, kFamBoth, true, sizeof(xt_comment_info), 0, nullptr, 0, 0, nullptr, comment_decode, nullptr,
      comment_describe},
     // Only avg and burst go back to user space; the kernel's private state reads as zeros.
     {false, "limit", 0, kFamBoth, true, sizeof(xt_rateinfo), offsetof(xt_rateinfo, prev), nullptr, 0, 0, limit_check,
      limit_decode, nullptr, limit_describe},
+    // Registered once as NFPROTO_UNSPEC, no checkentry.
+    {false, "pkttype", 0, kFamBoth, true, sizeof(xt_pkttype_info), 0, nullptr, 0, 0, nullptr, pkttype_decode,
+     nullptr, pkttype_describe},
 };
 
 }  // namespace

@@ -35,16 +35,20 @@ Result<std::vector<ir::Range>> ranges(const xt_multiport_v1& m) {
   return r;
 }
 
-Result<std::vector<ir::Match>> decode(Bytes d, const RuleContext&) {
+// multiport_mt() hotdrops a first fragment whose two ports (4 bytes) cannot be read.
+Result<std::vector<ir::Match>> decode(Bytes d, const RuleContext& c) {
   auto m = as<xt_multiport_v1>(d);
   if (m.flags == XT_MULTIPORT_EITHER)
     return not_lowerable("multiport --ports (source or destination): the IR has no disjunction of fields");
+  if (auto v6 = need_v6_proto_flag(c, "multiport"); !v6) return v6.error();
   auto r = ranges(m);
   if (!r.ok()) return r.error();
   ir::IntMatch im;
   im.field = m.flags == XT_MULTIPORT_SOURCE ? ir::Field::Sport : ir::Field::Dport;
   im.ranges = std::move(r.value());
-  return std::vector<ir::Match>{ir::Match{im, m.invert != 0}};
+  std::vector<ir::Match> out{ir::Match{im, m.invert != 0}};
+  set_hotdrop(out, {.short_l4 = 4});
+  return out;
 }
 
 std::string describe(Bytes d, const RuleContext&) {

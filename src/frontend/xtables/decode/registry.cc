@@ -51,7 +51,6 @@ std::string unsupported_reason(bool target, std::string_view name, uint8_t revis
       {"addrtype", "the IR has no address-type (local/broadcast/...) field"},
       {"set", "ipset sets live in the kernel; nfjit does not read them"},
       {"recent", "needs per-source state tables the IR does not have"},
-      {"pkttype", "xt_pkttype maps looped-back packets to multicast/broadcast; the IR's PktType is the raw skb field"},
       {"owner", "socket owner match is not lowered (IR SkUid covers --uid-owner only on OUTPUT)"},
       {"rt", "IPv6 routing header match: no IR field"},
       {"connlimit", "per-key connection counting: no IR equivalent"},
