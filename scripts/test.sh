@@ -13,7 +13,8 @@ fi
 
 set +e
 # Serially: the suites create namespaces, mounts and daemons, and are fast enough one at a time.
-meson test -C build --print-errorlogs --timeout-multiplier 3 --num-processes 1 "$@"
+# The "findings" suite holds tests of divergences found and not fixed yet: they fail until they are.
+meson test -C build --print-errorlogs --timeout-multiplier 3 --num-processes 1 --no-suite findings "$@"
 rc=$?
 set -e
 
