@@ -60,6 +60,7 @@ const char* helper_name(int32_t id) {
   switch (id) {
     case 1: return "map_lookup_elem";
     case 5: return "ktime_get_ns";
+    case 118: return "jiffies64";
     case 26: return "skb_load_bytes";
     case 113: return "probe_read_kernel";
     case 131: return "ringbuf_reserve";
@@ -123,6 +124,7 @@ std::string disassemble(const Program& p) {
       case BPF_STX:
         if (mode == BPF_ATOMIC) {
           if (i.imm == BPF_CMPXCHG) t = fmt("r0 = cmpxchg((%s *)(r%d %+d), r0, r%d)", size_name(sz), i.dst_reg, i.off, i.src_reg);
+          else if (i.imm == BPF_XCHG) t = fmt("r%d = xchg((%s *)(r%d %+d), r%d)", i.src_reg, size_name(sz), i.dst_reg, i.off, i.src_reg);
           else t = fmt("lock *(%s *)(r%d %+d) += r%d", size_name(sz), i.dst_reg, i.off, i.src_reg);
         } else {
           t = fmt("*(%s *)(r%d %+d) = r%d", size_name(sz), i.dst_reg, i.off, i.src_reg);

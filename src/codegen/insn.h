@@ -48,6 +48,11 @@ constexpr bpf_insn atomic_cmpxchg(uint8_t size, uint8_t dst, uint8_t src, int16_
   return make(BPF_STX | size | BPF_ATOMIC, dst, src, off, BPF_CMPXCHG);
 }
 
+// src = xchg(dst + off, src): stores src and puts the old value in src.
+constexpr bpf_insn atomic_xchg(uint8_t size, uint8_t dst, uint8_t src, int16_t off) {
+  return make(BPF_STX | size | BPF_ATOMIC, dst, src, off, BPF_XCHG);
+}
+
 // 64-bit immediate load (two instruction slots).
 constexpr std::array<bpf_insn, 2> ld_imm64(uint8_t dst, uint64_t v, uint8_t src = 0) {
   return {make(BPF_LD | BPF_DW | BPF_IMM, dst, src, 0, static_cast<int32_t>(static_cast<uint32_t>(v))),
@@ -77,6 +82,7 @@ inline constexpr int32_t kMapLookupElem = 1;
 inline constexpr int32_t kKtimeGetNs = 5;
 inline constexpr int32_t kSkbLoadBytes = 26;
 inline constexpr int32_t kProbeReadKernel = 113;
+inline constexpr int32_t kJiffies64 = 118;
 inline constexpr int32_t kRingbufReserve = 131;
 inline constexpr int32_t kRingbufSubmit = 132;
 inline constexpr int32_t kXdpLoadBytes = 189;

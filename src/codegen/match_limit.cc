@@ -7,9 +7,14 @@
 // BPF_CMPXCHG; a lost race re-reads V and retries (kLimitAttempts tries, unrolled). V starts far in the
 // past so the bucket starts full, as both kernels do. Over the limit, V is unchanged (the kernel's
 // update there does not change tokens(now) either).
+//
+// xt_limit (LimitClock::Jiffies) follows xt_limit.c's limit_mt() instead, in its own map
+// (nfjit_xtlimits, value {u64 prev jiffies, u32 credit, u32 pad}): see emit_xt_limit_match.
 #include <cstring>
 
+#include "codegen/kernel_jiffies.h"
 #include "codegen/match.h"
+#include "codegen/xt_limit_math.h"
 
 namespace nfjit::codegen {
 
@@ -19,7 +24,99 @@ using namespace desc;
 inline constexpr int kLimitAttempts = 4;
 inline constexpr int64_t kLimitInitial = INT64_MIN / 4;
 
+// xt_limit.c limit_mt(), instruction for instruction, with HZ-dependent constants from the running
+// kernel (kernel_hz):
+//   if (credit < cost && prev == jiffies) return false;           // fast path
+//   do { now = jiffies; credit_increase += (now - xchg(&prev, now)) * CREDITS_PER_JIFFY;  (u32)
+//        old = credit; new = min(old + credit_increase, cap) (u32 wrap first, as the kernel);
+//        ret = new >= cost; if (ret) new -= cost;
+//   } while (cmpxchg(&credit, old, new) != old);
+// The loop is unrolled kLimitAttempts times; losing every race counts as over the limit (as the ns
+// bucket). The state starts as limit_mt_check() leaves it: prev = jiffies (at compile time), credit = cap.
+Result<void> emit_xt_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule& r, Label if_false) {
+  if (m.bytes) return unsupported(g, r, "xt limit in bytes");
+  auto hz = kernel_hz();
+  if (!hz) return make_error(hz.error().err, "rule '" + r.origin + "': " + hz.error().message);
+  const XtLimitParams xp = xt_limit_params(*hz, m.xt_avg, m.burst);
+  if (xp.overflow)
+    return make_error(ERANGE, "rule '" + r.origin + "': xt_limit overflow, try lower: " + std::to_string(m.xt_avg) +
+                                  "/" + std::to_string(m.burst));
+  auto jiffies = kernel_jiffies();
+  if (!jiffies) return make_error(jiffies.error().err, "rule '" + r.origin + "': " + jiffies.error().message);
+
+  if (g.xt_limits_map < 0) {
+    MapSpec spec;
+    spec.name = "nfjit_xtlimits";
+    spec.type = BPF_MAP_TYPE_ARRAY;
+    spec.key_size = 4;
+    spec.value_size = 16;
+    spec.role = MapSpec::Role::Limits;
+    g.xt_limits_map = g.add_map(std::move(spec));
+  }
+  uint32_t slot = static_cast<uint32_t>(g.xt_limits.size());
+  g.xt_limits.push_back(&m);
+  auto& spec = g.prog.maps[g.xt_limits_map];
+  spec.max_entries = slot + 1;
+  std::vector<uint8_t> key(4), val(16, 0);
+  std::memcpy(key.data(), &slot, 4);
+  const uint64_t prev = *jiffies;
+  std::memcpy(val.data(), &prev, 8);
+  std::memcpy(val.data() + 8, &xp.cap, 4);
+  spec.initial.emplace_back(key, val);
+
+  const auto cost = static_cast<int32_t>(xp.cost), cap = static_cast<int32_t>(xp.cap);  // u32 bits in imm
+  auto& e = g.e;
+  e.emit(st_imm(BPF_W, R7, kOffKey, static_cast<int32_t>(slot)));
+  e.emit(ld_map(R1, static_cast<uint32_t>(g.xt_limits_map)));
+  e.emit(mov64_reg(R2, R7));
+  e.emit(alu64_imm(BPF_ADD, R2, kOffKey));
+  e.emit(call_helper(kMapLookupElem));
+  e.jmp_imm(BPF_JEQ, R0, 0, if_false);
+  e.emit(mov64_reg(R8, R0));  // r8 = &{prev, credit}
+  // Fast path: nothing to update.
+  Label slow = e.new_label(), taken = e.new_label();
+  e.emit(ldx(BPF_W, R1, R8, 8));
+  e.jmp_imm(BPF_JGE, R1, cost, slow, true);
+  e.emit(call_helper(kJiffies64));
+  e.emit(ldx(BPF_DW, R1, R8, 0));
+  e.jmp_reg(BPF_JNE, R1, R0, slow);
+  e.ja(if_false);
+  e.bind(slow);
+  e.emit(mov32_imm(R9, 0));  // w9 = credit_increase
+  for (int attempt = 0; attempt < kLimitAttempts; ++attempt) {
+    e.emit(call_helper(kJiffies64));                 // r0 = now
+    e.emit(mov64_reg(R1, R0));
+    e.emit(atomic_xchg(BPF_DW, R8, R1, 0));          // r1 = xchg(&prev, now)
+    e.emit(alu64_reg(BPF_SUB, R0, R1));
+    e.emit(alu64_imm(BPF_MUL, R0, static_cast<int32_t>(xp.credits_per_jiffy)));
+    e.emit(alu32_reg(BPF_ADD, R9, R0));              // credit_increase += (u32)
+    e.emit(ldx(BPF_W, R5, R8, 8));                   // w5 = old credit
+    e.emit(mov32_reg(R4, R5));
+    e.emit(alu32_reg(BPF_ADD, R4, R9));              // w4 = new (u32 wrap)
+    Label capped = e.new_label(), refused = e.new_label();
+    e.jmp_imm(BPF_JLE, R4, cap, capped, true);
+    e.emit(mov32_imm(R4, cap));
+    e.bind(capped);
+    e.emit(mov64_imm(R1, 0));                        // r1 = ret
+    e.jmp_imm(BPF_JLT, R4, cost, refused, true);
+    e.emit(alu32_imm(BPF_SUB, R4, cost));
+    e.emit(mov64_imm(R1, 1));
+    e.bind(refused);
+    e.emit(mov64_reg(R0, R5));
+    e.emit(atomic_cmpxchg(BPF_W, R8, R4, 8));        // w0 = cmpxchg(&credit, old, new)
+    Label retry = e.new_label();
+    e.jmp_reg(BPF_JNE, R0, R5, retry, true);
+    e.jmp_imm(BPF_JEQ, R1, 0, if_false);
+    e.ja(taken);
+    e.bind(retry);
+  }
+  e.ja(if_false);  // lost every race: treat as over the limit
+  e.bind(taken);
+  return {};
+}
+
 Result<void> emit_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule& r, Label if_false) {
+  if (m.clock == ir::LimitClock::Jiffies) return emit_xt_limit_match(g, m, r, if_false);
   if (m.rate == 0 || m.per_ns == 0) return make_error(EINVAL, "rule '" + r.origin + "': limit rate is zero");
   if (g.limits_map < 0) {
     MapSpec spec;

@@ -126,11 +126,18 @@ struct SetMatch {
 // Token bucket with the kernel's semantics: `rate` tokens per `per_ns` nanoseconds, bucket of `burst`
 // (xt_limit: --limit N/unit --limit-burst B; nft: limit rate N/unit burst B packets). The match is true
 // while tokens are available. Byte-mode limits (nft `limit rate 10 mbytes/second`) set `bytes`.
+// `clock` says whose arithmetic: Ns is nft_limit's nanosecond bucket (rate / per_ns / burst / bytes);
+// Jiffies is xt_limit's (xt_limit.c limit_mt): whole jiffies times CREDITS_PER_JIFFY credits, u32
+// arithmetic, cost and cap from `xt_avg` (xt_rateinfo.avg: 1/XT_LIMIT_SCALE = 1/10000 s per packet)
+// and `burst`, with the running kernel's HZ. For Jiffies, rate / per_ns are kept only for display.
+enum class LimitClock : uint8_t { Ns, Jiffies };
 struct LimitMatch {
   uint64_t rate = 0;
   uint64_t per_ns = 1'000'000'000ull;
   uint32_t burst = 5;
   bool bytes = false;
+  LimitClock clock = LimitClock::Ns;
+  uint32_t xt_avg = 0;  // Jiffies only: xt_rateinfo.avg
   bool operator==(const LimitMatch&) const = default;
 };
 

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <thread>
 
+#include "codegen/kernel_jiffies.h"
 #include "codegen/log_record.h"
 #include "codegen/sets.h"
+#include "codegen/xt_limit_math.h"
 #include "prog_harness.h"
 
 namespace nfjit::test {
@@ -137,6 +139,78 @@ TEST_F(Features, LimitRefillsAtRate) {
   std::this_thread::sleep_for(std::chrono::milliseconds(120));
   EXPECT_EQ(l->run(p), l->accept());
   EXPECT_EQ(l->run(p), l->drop());
+}
+
+// An iptables -m limit as the xtables decoder lowers it: xt_limit's jiffies arithmetic.
+uint64_t jiffies_now() {
+  auto j = codegen::kernel_jiffies();
+  EXPECT_TRUE(j.ok()) << (j.ok() ? "" : j.error().message);
+  return j.ok() ? j.value() : 0;
+}
+
+LimitMatch xt_limit(uint32_t avg, uint32_t burst) {
+  LimitMatch lm;
+  lm.rate = 1;
+  lm.per_ns = static_cast<uint64_t>(avg) * 100'000ull;
+  lm.burst = burst;
+  lm.clock = LimitClock::Jiffies;
+  lm.xt_avg = avg;
+  return lm;
+}
+
+TEST_F(Features, XtLimitBurstThenRefuse) {
+  EnterNetns in(ns);
+  LimitMatch lm = xt_limit(36'000'000, 3);  // 1/hour: no refill during the test
+  for (auto at : {nf_at(4), dev_at(AttachKind::Xdp)}) {
+    auto t = table_of(Family::Ipv4, {base_chain("INPUT", {rule("-m limit --limit 1/hour --limit-burst 3 -j ACCEPT",
+                                                               {Match{lm}}, ActionKind::Accept)}, Policy::Drop)});
+    auto l = load(t, "INPUT", at);
+    ASSERT_TRUE(l);
+    auto p = pkt(4, 17);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(l->run(p), l->accept()) << i;
+    EXPECT_EQ(l->run(p), l->drop());
+    EXPECT_EQ(l->run(p), l->drop());
+    EXPECT_EQ(l->counter("INPUT", 0).first, 3u);
+    EXPECT_EQ(l->counter("INPUT", -1).first, 2u);
+  }
+}
+
+// A limit whose cost is one jiffy of credits (--limit HZ/s: avg = 10000 / HZ): after draining the
+// bucket and sleeping, the packets admitted are exactly what xt_limit's integer arithmetic allows
+// between the jiffies read before the drain's last packet (ja) and after the last packet (j2), and at
+// least what accrued between the end of the drain (j0) and the start of the next burst (j1).
+TEST_F(Features, XtLimitRefillsWholeJiffies) {
+  EnterNetns in(ns);
+  auto hz = codegen::kernel_hz();
+  ASSERT_TRUE(hz.ok()) << hz.error().message;
+  const uint32_t avg = codegen::kXtLimitScale / *hz, burst = 100;
+  const auto xp = codegen::xt_limit_params(*hz, avg, burst);
+  ASSERT_FALSE(xp.overflow);
+  LimitMatch lm = xt_limit(avg, burst);
+  for (auto at : {nf_at(4), dev_at(AttachKind::Xdp)}) {
+    auto t = table_of(Family::Ipv4, {base_chain("INPUT", {rule("-m limit --limit " + std::to_string(*hz) +
+                                                                   "/sec --limit-burst 100 -j ACCEPT",
+                                                               {Match{lm}}, ActionKind::Accept)}, Policy::Drop)});
+    auto l = load(t, "INPUT", at);
+    ASSERT_TRUE(l);
+    auto p = pkt(4, 17);
+    uint64_t ja = 0;
+    for (int i = 0; i < 10'000; ++i) {
+      ja = jiffies_now();
+      if (l->run(p) == l->drop()) break;
+    }
+    const uint64_t j0 = jiffies_now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    const uint64_t j1 = jiffies_now();
+    uint64_t admitted = 0;
+    for (uint32_t i = 0; i < burst + 20; ++i) admitted += l->run(p) == l->accept();
+    const uint64_t j2 = jiffies_now();
+    const uint64_t least = std::min<uint64_t>(xp.cap, (j1 - j0) * xp.credits_per_jiffy) / xp.cost;
+    const uint64_t most = (xp.cost - 1 + (j2 - ja) * xp.credits_per_jiffy) / xp.cost;
+    EXPECT_GE(admitted, least) << "HZ " << *hz << " j0 " << j0 << " j1 " << j1;
+    EXPECT_LE(admitted, most) << "HZ " << *hz << " ja " << ja << " j2 " << j2;
+    EXPECT_GT(least, 0u);
+  }
 }
 
 struct Records {

@@ -44,6 +44,8 @@ Result<std::vector<ir::Match>> limit_decode(Bytes d, const RuleContext&) {
   l.rate = 1;
   l.per_ns = static_cast<uint64_t>(r.avg) * (1'000'000'000ull / XT_LIMIT_SCALE);
   l.burst = r.burst;
+  l.clock = ir::LimitClock::Jiffies;  // the kernel runs xt_limit's jiffies arithmetic (codegen follows it)
+  l.xt_avg = r.avg;
   return std::vector<ir::Match>{ir::Match{l, false}};
 }
 
