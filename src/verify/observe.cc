@@ -182,9 +182,12 @@ std::optional<Seen> classify(const uint8_t* f, size_t len) {
   s.tag = find_tag(l4, l4len);
   if ((s.proto == 1 || s.proto == 58) && l4len >= 2) {
     uint8_t t = l4[0], c = l4[1];
-    if (s.proto == 58 && t >= 130 && t <= 143) return std::nullopt;  // MLD, NDP
+    if (s.proto == 58 && t >= 130 && t <= 143) return std::nullopt;  // MLD, NDP (incl. redirects)
+    // An IPv4 redirect is routing advice from a host forwarding a packet out the interface it came in
+    // on, rate-limited by per-peer history: not a filtering verdict, and not reproducible across K and N.
+    if (s.proto == 1 && t == 5) return std::nullopt;
     bool echo_reply = (s.proto == 1 && t == 0) || (s.proto == 58 && t == 129);
-    bool error = s.proto == 1 ? (t == 3 || t == 4 || t == 5 || t == 11 || t == 12) : t < 128;
+    bool error = s.proto == 1 ? (t == 3 || t == 4 || t == 11 || t == 12) : t < 128;
     if (echo_reply) s.what = "ICMP echo-reply";
     else if (error) s.what = std::string(s.proto == 1 ? "ICMP" : "ICMPv6") + " error " + std::to_string(t) + "/" + std::to_string(c);
     else s.what = "forwarded";

@@ -157,6 +157,9 @@ void Scratch::make_topology() {
       write_sysctl(std::string("net/ipv6/conf/") + c + "/accept_ra", "0");
       write_sysctl(std::string("net/ipv4/conf/") + c + "/rp_filter", "0");
       write_sysctl(std::string("net/ipv6/conf/") + c + "/forwarding", "1");
+      // No ICMP redirects: their per-peer rate limit depends on history, and each one the host sends
+      // would move OUTPUT counters differently in K and N (seen: seed 41, +1 packet in K's OUTPUT).
+      write_sysctl(std::string("net/ipv4/conf/") + c + "/send_redirects", "0");
     }
     write_sysctl("net/ipv4/ip_forward", "1");
     write_sysctl("net/ipv4/icmp_ratelimit", "0");
@@ -175,6 +178,7 @@ void Scratch::make_topology() {
     run_ok({"ip", "-batch", "-"}, hb);
     for (const auto& h : ifaces) {
       write_sysctl("net/ipv4/conf/" + h.name + "/rp_filter", "0");
+      write_sysctl("net/ipv4/conf/" + h.name + "/send_redirects", "0");
       write_sysctl("net/ipv6/conf/" + h.name + "/router_solicitations", "0", false);
     }
     // Default routes through the last interface ("nfjv-other"): replies to any source go somewhere S sees.
