@@ -14,7 +14,9 @@
 
 namespace nfjit::bench {
 
-inline ir::Table make_table(int n, bool first_matches, int matches_per_rule = 3) {
+// `tuples` > 1 spreads the source prefix lengths over /32, /31, ... so that the classifier needs that
+// many lookups (classify.h).
+inline ir::Table make_table(int n, bool first_matches, int matches_per_rule = 3, int tuples = 1) {
   ir::Table t;
   t.name = "filter";
   t.family = ir::Family::Ipv4;
@@ -27,9 +29,13 @@ inline ir::Table make_table(int n, bool first_matches, int matches_per_rule = 3)
     ir::AddrMatch a;
     a.field = ir::Field::Saddr;
     a.len = 4;
-    uint32_t ip = htonl(hit ? (198u << 24) | (18u << 16) | 2 : (198u << 24) | (19u << 16) | static_cast<uint32_t>(i & 0xffff));
+    const int plen = hit ? 32 : 32 - (i % tuples);
+    uint32_t host = hit ? (198u << 24) | (18u << 16) | 2
+                        : (198u << 24) | (19u << 16) | static_cast<uint32_t>((i << (32 - plen)) & 0xffff);
+    uint32_t mask = plen ? ~0u << (32 - plen) : 0;
+    uint32_t ip = htonl(host & mask), m = htonl(mask);
     std::memcpy(a.value.data(), &ip, 4);
-    a.mask = {0xff, 0xff, 0xff, 0xff};
+    std::memcpy(a.mask.data(), &m, 4);
     r.matches.push_back({a, false});
     if (matches_per_rule >= 3)
       r.matches.push_back({ir::IntMatch{ir::Field::L4Proto, ir::IntOp::InRanges, 0xffffffffu, {{17, 17}}}, false});

@@ -50,6 +50,8 @@ void BM_Packet(benchmark::State& state) {
   const Flavour& fl = kFlavours[state.range(0)];
   const int n = static_cast<int>(state.range(1));
   const bool best = state.range(2) != 0;
+  const bool classify = state.range(3) != 0;
+  const int tuples = state.range(4) ? static_cast<int>(state.range(4)) : 1;
 
   // Netfilter test runs use the current namespace's loopback device: stay out of the root namespace.
   test::Netns ns("bench");
@@ -63,7 +65,9 @@ void BM_Packet(benchmark::State& state) {
   at.ifindex = 1;
 
   auto t0 = std::chrono::steady_clock::now();
-  auto prog = codegen::compile(bench::make_table(n, best), "INPUT", at, btf());
+  codegen::CompileOptions opt;
+  if (!classify) opt.classify.min_rules = 0;  // every rule as linear code
+  auto prog = codegen::compile(bench::make_table(n, best, 3, tuples), "INPUT", at, btf(), opt);
   if (!prog.ok()) {
     state.SkipWithError(("compile: " + prog.error().message).c_str());
     return;
@@ -104,19 +108,54 @@ void BM_Packet(benchmark::State& state) {
     state.counters["verified_insns"] = static_cast<double>(info.verified_insns);
   state.counters["compile_ms"] = std::chrono::duration<double, std::milli>(t1 - t0).count();
   state.counters["load_ms"] = std::chrono::duration<double, std::milli>(t2 - t1).count();
-  state.SetLabel(std::string(fl.name) + (best ? " first-rule-matches" : " no-rule-matches"));
+  size_t entries = 0;
+  for (const auto& m : prog->maps)
+    if (m.name.rfind("nfjit_cls_", 0) == 0) entries += m.initial.size();
+  state.counters["cls_entries"] = static_cast<double>(entries);
+  state.SetLabel(std::string(fl.name) + (best ? " first-rule-matches" : " no-rule-matches") +
+                 (classify ? " classifier" : " linear"));
 }
 
+// Every hook, N, best/worst case, with the classifier (as shipped) and with linear code only. Linear
+// code at 100,000 rules exceeds what the verifier accepts (reported as an error row).
 void Args(benchmark::internal::Benchmark* b) {
   for (int f = 0; f < 3; ++f)
-    for (int n : {10, 100, 1000, 10000})
-      for (int best : {0, 1}) b->Args({f, n, best});
-  b->ArgNames({"hook", "rules", "best"});
+    for (int n : {10, 100, 1000, 10000, 100000})
+      for (int best : {0, 1})
+        for (int cls : {1, 0}) b->Args({f, n, best, cls, 1});
+  b->ArgNames({"hook", "rules", "best", "cls", "tuples"});
   b->Iterations(5);
   b->Unit(benchmark::kMillisecond);
 }
 
+// The cost of one tuple: 10,000 rules spread over T source prefix lengths (T tuples, one lookup each),
+// at netfilter, no rule matching. Sets ClassifyOptions::rules_per_tuple against the linear per-rule cost.
+void TupleArgs(benchmark::internal::Benchmark* b) {
+  for (int t : {1, 2, 4, 8, 16}) b->Args({0, 10000, 0, 1, t});
+  b->ArgNames({"hook", "rules", "best", "cls", "tuples"});
+  b->Iterations(5);
+  b->Unit(benchmark::kMillisecond);
+}
+
+// Compile time alone (IR -> instructions + map contents), the part of a rule change nfjitd spends in
+// codegen before the kernel loads the program.
+void BM_Compile(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const ir::Table t = bench::make_table(n, false);
+  codegen::AttachPoint at;
+  at.kind = codegen::AttachKind::Netfilter;
+  at.pf = NFPROTO_IPV4;
+  at.hook = ir::Hook::Input;
+  for (auto _ : state) {
+    auto prog = codegen::compile(t, "INPUT", at, btf());
+    if (!prog.ok()) state.SkipWithError(prog.error().message.c_str());
+    benchmark::DoNotOptimize(prog);
+  }
+}
+BENCHMARK(BM_Compile)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
 BENCHMARK(BM_Packet)->Apply(Args);
+BENCHMARK(BM_Packet)->Name("BM_Tuples")->Apply(TupleArgs);
 
 }  // namespace
 

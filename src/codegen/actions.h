@@ -10,6 +10,9 @@ void emit_count(Gen& g, uint32_t slot);
 // The same for the slot number held in r1 (shared accept/drop tails, compile.cc).
 void emit_count_r1(Gen& g);
 
+// The ring buffer LOG and REJECT records go to (created on first use); returns its map index.
+int ensure_log_ring(Gen& g);
+
 // A LOG record (log_record.h) into the ring buffer; non-terminal.
 Result<void> emit_log(Gen& g, const ir::LogAction& a, uint32_t slot, const ir::Rule& r, ir::Hook hook);
 

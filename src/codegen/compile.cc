@@ -11,9 +11,11 @@
 #include <set>
 
 #include "codegen/actions.h"
+#include "codegen/classify.h"
 #include "codegen/hook.h"
 #include "codegen/match.h"
 #include "codegen/parse.h"
+#include "codegen/reject.h"
 #include "ir/validate.h"
 
 namespace nfjit::codegen {
@@ -28,6 +30,8 @@ struct ChainInfo {
   Label entry;
   uint32_t first_slot;  // counter slot of rule 0; policy slot = first_slot + rules.size()
   bool blocked = false;  // rules live in rule-block subprograms
+  std::vector<Segment> segs;  // classifier segments (classify.h), sorted
+  std::vector<int> seg_maps;  // their maps (index into Program::maps)
 };
 
 struct Layout {
@@ -99,27 +103,63 @@ int frames_below(const Gen& g, const Layout& lay, size_t c) {
 // (kernel/bpf/liveness.c, bpf_update_live_stack), so one N-rule subprogram costs O(N^2) (10,000 rules:
 // ~20 s). Blocks of B rules bound each recomputation to one block plus the calling frame: O(N * (B +
 // N/B)). A chain is split only where the extra call frame still fits BPF's 8 frames.
+//
+// A classifier segment is one unit that blocks never cut; it weighs about as much code as one rule per
+// tuple.
+size_t unit_weight(const ChainInfo& ci, size_t i, size_t& next) {
+  for (const auto& sg : ci.segs)
+    if (sg.first == i) {
+      next = sg.last;
+      return 1 + sg.tuples.size();
+    }
+  next = i + 1;
+  return 1;
+}
+
+size_t chain_weight(const ChainInfo& ci) {
+  size_t w = 0, next = 0;
+  for (size_t i = 0; i < ci.chain->rules.size(); i = next) w += unit_weight(ci, i, next);
+  return w;
+}
+
 void choose_blocks(const Gen& g, Layout& lay, const CompileOptions& opt, std::vector<Block>& blocks) {
   if (opt.rules_per_block == 0) return;
   for (size_t c = 0; c < lay.chains.size(); ++c) {
-    if (lay.chains[c].chain->rules.size() <= opt.rules_per_block) continue;
+    if (chain_weight(lay.chains[c]) <= opt.rules_per_block) continue;
     lay.chains[c].blocked = true;
     if (frames_below(g, lay, 0) > kMaxChainNesting + 1) lay.chains[c].blocked = false;
   }
+  // Blocks of about `b` weight, cut between units.
+  auto cut = [&](const ChainInfo& ci, size_t b, std::vector<std::pair<size_t, size_t>>& out) {
+    size_t first = 0, w = 0, next = 0;
+    const size_t n = ci.chain->rules.size();
+    for (size_t i = 0; i < n; i = next) {
+      w += unit_weight(ci, i, next);
+      if (w >= b || next == n) {
+        out.push_back({first, next});
+        first = next;
+        w = 0;
+      }
+    }
+  };
   // BPF allows 256 subprograms (main, user chains, blocks): grow the block size until they fit.
   size_t per_block = opt.rules_per_block, budget = kMaxSubprograms - lay.chains.size();
   auto count = [&](size_t b) {
     size_t n = 0;
     for (const auto& ci : lay.chains)
-      if (ci.blocked) n += (ci.chain->rules.size() + b - 1) / b;
+      if (ci.blocked) {
+        std::vector<std::pair<size_t, size_t>> parts;
+        cut(ci, b, parts);
+        n += parts.size();
+      }
     return n;
   };
   while (count(per_block) > budget) per_block *= 2;
   for (size_t c = 0; c < lay.chains.size(); ++c) {
     if (!lay.chains[c].blocked) continue;
-    const size_t n = lay.chains[c].chain->rules.size();
-    for (size_t first = 0; first < n; first += per_block)
-      blocks.push_back({c, first, std::min(n, first + per_block), Label{}});
+    std::vector<std::pair<size_t, size_t>> parts;
+    cut(lay.chains[c], per_block, parts);
+    for (auto [first, last] : parts) blocks.push_back({c, first, last, Label{}});
   }
 }
 
@@ -160,13 +200,86 @@ void emit_call(Gen& g, const Layout& lay, const std::string& target) {
   emit_call(g, lay.chains[lay.index.at(target)].entry);
 }
 
+// Goto `target`: call it; its verdict is ours, and its return is a return from this chain.
+void emit_goto(Gen& g, const Layout& lay, const std::string& target, const Frame& f) {
+  auto& e = g.e;
+  emit_call(g, lay, target);
+  switch (f.kind) {
+    case FrameKind::Main:
+      // The goto'd chain returning means returning from the base chain: its policy applies.
+      e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, f.policy);
+      emit_return_verdict_from_r0(g);
+      break;
+    case FrameKind::Chain: e.emit(exit_insn()); break;  // its verdict (or "continue" = return) is ours
+    case FrameKind::Block: {
+      Label verdict = e.new_label();
+      e.jmp_imm(BPF_JNE, R0, kVerdictContinue, verdict);
+      e.emit(mov64_imm(R0, kVerdictReturn));
+      e.bind(verdict);
+      e.emit(exit_insn());
+      break;
+    }
+  }
+}
+
+// RETURN from the chain whose code is in frame f.
+void emit_return(Gen& g, const Frame& f) {
+  switch (f.kind) {
+    case FrameKind::Main: g.e.ja(f.policy); break;
+    case FrameKind::Chain: emit_exit_with(g, kVerdictContinue); break;
+    case FrameKind::Block: emit_exit_with(g, kVerdictReturn); break;
+  }
+}
+
+// A classifier segment (classify.h): the lookups, then the action of the rule found, with its counter
+// (slot = the chain's first slot + the rule index from the map value). Falls through when no rule of the
+// segment matches.
+Result<void> emit_segment(Gen& g, const Layout& lay, const ChainInfo& ci, size_t k, Frame& f) {
+  auto& e = g.e;
+  const Segment& sg = ci.segs[k];
+  Label none = e.new_label();
+  if (auto res = emit_classify_lookup(g, sg, ci.seg_maps[k], ci.chain->rules[sg.first], none); !res) return res;
+  // Every goto target keeps a call site even when earlier rules shadow all its entries (Segment::actions
+  // lists them all): the chain's subprogram must be reachable or the verifier refuses the program.
+  const std::vector<uint32_t>& list = sg.actions;
+  e.emit(mov64_reg(R1, R8));  // the rule's counter slot
+  e.emit(alu32_imm(BPF_ADD, R1, static_cast<int32_t>(ci.first_slot)));
+  e.emit(mov64_reg(R2, R9));
+  // Compare-and-jump to each action present; the last one is reached by falling through.
+  std::vector<Label> at(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    at[i] = e.new_label();
+    if (i + 1 < list.size()) e.jmp_imm(BPF_JEQ, R2, static_cast<int32_t>(list[i]), at[i], true);
+  }
+  for (size_t i = list.size(); i-- > 0;) {
+    e.bind(at[i]);
+    const uint32_t a = list[i];
+    if (a == kClsAccept || a == kClsDrop) {
+      Label& tail = a == kClsAccept ? f.accept_tail : f.drop_tail;
+      if (!tail.valid()) tail = e.new_label();
+      e.ja(tail);
+    } else if (a == kClsHotdrop) {
+      if (!f.hotdrop.valid()) f.hotdrop = e.new_label();
+      e.ja(f.hotdrop);
+    } else if (a == kClsReturn) {
+      emit_count_r1(g);
+      emit_return(g, f);
+    } else {
+      emit_count_r1(g);
+      emit_goto(g, lay, sg.gotos[a - kClsGotoFirst], f);
+    }
+  }
+  e.bind(none);
+  return {};
+}
+
 // Emits one rule; returns false when nothing after it can run (an unconditional terminal rule).
 Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t idx, Frame& f) {
   const ir::Rule& r = ci.chain->rules[idx];
   auto& e = g.e;
-  // Refuse what the hook cannot do before emitting anything.
-  if (r.action.kind == ir::ActionKind::Reject)
-    return unsupported(g, r, "REJECT needs to emit a packet");
+  // REJECT needs nfjitd to send the reply (reject.h): only at netfilter hooks.
+  if (r.action.kind == ir::ActionKind::Reject && g.at.kind != AttachKind::Netfilter)
+    return unsupported(g, r, "REJECT is not lowered at XDP/TC (out of scope): keep this chain at its netfilter hook");
   // A rule that never matches at this attachment (a static match is false) emits no test unless it can
   // hotdrop first; its counter stays 0.
   Label next = e.new_label();
@@ -177,7 +290,11 @@ Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t id
     return true;
   }
   const uint32_t slot = ci.first_slot + static_cast<uint32_t>(idx);
-  if (r.action.kind == ir::ActionKind::Accept || r.action.kind == ir::ActionKind::Drop) {
+  if (r.action.kind == ir::ActionKind::Accept || r.action.kind == ir::ActionKind::Drop ||
+      r.action.kind == ir::ActionKind::Reject) {
+    // REJECT: the record nfjitd answers from, then counted and dropped as DROP (the kernel's verdict).
+    if (r.action.kind == ir::ActionKind::Reject)
+      if (auto ok = emit_reject_record(g, r, slot); !ok) return ok.error();
     Label& tail = r.action.kind == ir::ActionKind::Accept ? f.accept_tail : f.drop_tail;
     if (!tail.valid()) tail = e.new_label();
     e.emit(mov64_imm(R1, static_cast<int32_t>(slot)));
@@ -208,31 +325,11 @@ Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t id
       falls_through = false;
       break;
     case ir::ActionKind::Goto:
-      emit_call(g, lay, r.action.target);
-      switch (f.kind) {
-        case FrameKind::Main:
-          // The goto'd chain returning means returning from the base chain: its policy applies.
-          e.jmp_imm(BPF_JEQ, R0, kVerdictContinue, f.policy);
-          emit_return_verdict_from_r0(g);
-          break;
-        case FrameKind::Chain: e.emit(exit_insn()); break;  // its verdict (or "continue" = return) is ours
-        case FrameKind::Block: {
-          Label verdict = e.new_label();
-          e.jmp_imm(BPF_JNE, R0, kVerdictContinue, verdict);
-          e.emit(mov64_imm(R0, kVerdictReturn));
-          e.bind(verdict);
-          e.emit(exit_insn());
-          break;
-        }
-      }
+      emit_goto(g, lay, r.action.target, f);
       falls_through = false;
       break;
     case ir::ActionKind::Return:
-      switch (f.kind) {
-        case FrameKind::Main: e.ja(f.policy); break;
-        case FrameKind::Chain: emit_exit_with(g, kVerdictContinue); break;
-        case FrameKind::Block: emit_exit_with(g, kVerdictReturn); break;
-      }
+      emit_return(g, f);
       falls_through = false;
       break;
   }
@@ -242,7 +339,14 @@ Result<bool> emit_rule(Gen& g, const Layout& lay, const ChainInfo& ci, size_t id
 
 // Rules [first, last) of a chain in frame f; returns whether the end can be reached.
 Result<bool> emit_rules(Gen& g, const Layout& lay, const ChainInfo& ci, size_t first, size_t last, Frame& f) {
+  size_t k = 0;
   for (size_t i = first; i < last; ++i) {
+    while (k < ci.segs.size() && ci.segs[k].last <= i) ++k;
+    if (k < ci.segs.size() && ci.segs[k].first == i) {
+      if (auto res = emit_segment(g, lay, ci, k, f); !res) return res.error();
+      i = ci.segs[k].last - 1;
+      continue;
+    }
     auto more = emit_rule(g, lay, ci, i, f);
     if (!more) return more.error();
     if (!*more) return false;
@@ -377,9 +481,6 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
   if (auto res = collect_chains(g, *base, lay, p); !res) return res.error();
   if (lay.chains.size() > 255) return make_error(EOPNOTSUPP, "cannot lower at " + where(at) + ": more than 255 user chains");
   if (auto res = scan_needs(g, lay); !res) return res.error();
-  std::vector<Block> blocks;
-  choose_blocks(g, lay, opt, blocks);
-
   MapSpec counters;
   counters.name = "nfjit_counters";
   counters.type = BPF_MAP_TYPE_PERCPU_ARRAY;
@@ -388,6 +489,13 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
   counters.max_entries = static_cast<uint32_t>(p.counters.size());
   counters.role = MapSpec::Role::Counters;
   g.counters_map = p.counters_map = g.add_map(std::move(counters));
+
+  for (auto& ci : lay.chains) {
+    ci.segs = plan_segments(g, *ci.chain, opt.classify);
+    for (auto& sg : ci.segs) ci.seg_maps.push_back(g.add_map(segment_map_spec(sg, ci.chain->name)));
+  }
+  std::vector<Block> blocks;
+  choose_blocks(g, lay, opt, blocks);
 
   for (auto& ci : lay.chains) ci.entry = g.e.new_label();
   for (auto& b : blocks) b.entry = g.e.new_label();
@@ -411,28 +519,39 @@ Result<Program> compile(const ir::Table& table, const std::string& base_chain, c
     e.emit(mov64_imm(R0, ops->verdict(true)));
     e.emit(exit_insn());
   }
-  // One subprogram per user chain.
-  for (size_t i = 1; i < lay.chains.size(); ++i) {
-    e.bind(lay.chains[i].entry);
-    symbols.push_back({lay.chains[i].entry, "chain " + lay.chains[i].chain->name});
-    e.emit(mov64_reg(R6, R1));
-    e.emit(mov64_reg(R7, R2));
-    Frame f{FrameKind::Chain, Label{}};
-    if (auto res = emit_chain_body(g, lay, blocks, i, f); !res) return res.error();
-  }
-  // One subprogram per rule block: r0 = continue / accept / drop / return (from the chain).
-  for (const auto& b : blocks) {
-    const ChainInfo& ci = lay.chains[b.chain];
-    e.bind(b.entry);
-    symbols.push_back({b.entry, "chain " + ci.chain->name + " rules " + std::to_string(b.first) + "-" +
-                                    std::to_string(b.last - 1)});
-    e.emit(mov64_reg(R6, R1));
-    e.emit(mov64_reg(R7, R2));
-    Frame f{FrameKind::Block, Label{}};
-    auto end_reached = emit_rules(g, lay, ci, b.first, b.last, f);
-    if (!end_reached) return end_reached.error();
-    if (*end_reached) emit_exit_with(g, kVerdictContinue);
-    emit_tails(g, f);
+  // One subprogram per user chain and per rule block, emitted once something calls it: a chain whose
+  // every caller can never match here (an interface decided at compile time, a family that never
+  // reaches this program) is left out, as the verifier refuses unreachable code.
+  std::vector<bool> chain_done(lay.chains.size(), false), block_done(blocks.size(), false);
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (size_t i = 1; i < lay.chains.size(); ++i) {
+      if (chain_done[i] || !e.used(lay.chains[i].entry)) continue;
+      chain_done[i] = progress = true;
+      e.bind(lay.chains[i].entry);
+      symbols.push_back({lay.chains[i].entry, "chain " + lay.chains[i].chain->name});
+      e.emit(mov64_reg(R6, R1));
+      e.emit(mov64_reg(R7, R2));
+      Frame f{FrameKind::Chain, Label{}};
+      if (auto res = emit_chain_body(g, lay, blocks, i, f); !res) return res.error();
+    }
+    // r0 = continue / accept / drop / return (from the chain).
+    for (size_t k = 0; k < blocks.size(); ++k) {
+      const Block& b = blocks[k];
+      if (block_done[k] || !e.used(b.entry)) continue;
+      block_done[k] = progress = true;
+      const ChainInfo& ci = lay.chains[b.chain];
+      e.bind(b.entry);
+      symbols.push_back({b.entry, "chain " + ci.chain->name + " rules " + std::to_string(b.first) + "-" +
+                                      std::to_string(b.last - 1)});
+      e.emit(mov64_reg(R6, R1));
+      e.emit(mov64_reg(R7, R2));
+      Frame f{FrameKind::Block, Label{}};
+      auto end_reached = emit_rules(g, lay, ci, b.first, b.last, f);
+      if (!end_reached) return end_reached.error();
+      if (*end_reached) emit_exit_with(g, kVerdictContinue);
+      emit_tails(g, f);
+    }
   }
   auto insns = e.finish();
   if (!insns) return insns.error();

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "codegen/classify.h"
 #include "codegen/kernel_btf.h"
 #include "codegen/program.h"
 #include "ir/ir.h"
@@ -16,6 +17,8 @@ struct CompileOptions {
   // A chain longer than this is split into rule blocks of this many rules, one BPF subprogram each
   // (compile.cc says why); 0 = never split. Tests set it low to exercise blocks on short chains.
   uint32_t rules_per_block = 128;
+  // Long runs of rules become hash lookups (classify.h); min_rules = 0 keeps every rule linear.
+  ClassifyOptions classify;
 };
 
 // Compiles base chain `base_chain` of `table` (and every user chain it reaches) for one attachment point.

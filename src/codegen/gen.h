@@ -34,9 +34,7 @@ struct Gen {
   std::vector<uint8_t> short_l4;  // distinct Hotdrop::short_l4 lengths: bit kNoShortFirst + index
   int counters_map = -1, limits_map = -1, log_map = -1;
   std::map<std::string, int> set_maps;     // set name -> map index
-  std::vector<const ir::LimitMatch*> limits;  // slot in the limits map = index
-  int xt_limits_map = -1;                      // xt_limit (LimitClock::Jiffies) state, match_limit.cc
-  std::vector<const ir::LimitMatch*> xt_limits;  // slot in the xt limits map = index
+  int xt_limits_map = -1;  // xt_limit (LimitClock::Jiffies) state; slots are table-wide (match_limit.cc)
   Label exit_accept;           // main frame: return the hook's accept code (packet not for this table)
 
   Gen(const ir::Table& t, const AttachPoint& a, const KernelBtf& b, const HookOps& h, Program& p)

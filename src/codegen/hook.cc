@@ -7,6 +7,10 @@ bool iface_name_matches(const ir::IfaceMatch& m, const std::string& ifname) {
   return ifname == m.name;
 }
 
+Result<void> HookOps::load_iface_name(Gen& g, bool, int16_t, const ir::Rule& r) const {
+  return unsupported(g, r, "interface names are not read at run time here");
+}
+
 }  // namespace nfjit::codegen
 
 namespace nfjit::codegen {

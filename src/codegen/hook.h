@@ -35,12 +35,16 @@ class HookOps {
   // Whether load_meta(f) is a plain load that never jumps to `absent` (then matches on f can be
   // evaluated branch-free, match_branch_free.cc).
   virtual bool meta_branch_free(ir::Field) const { return false; }
-  // Conntrack lookup once per packet after parsing, for tables with a ct match (hook_ct.cc); netfilter
-  // reads skb->_nfct instead and needs nothing here.
+  // Conntrack state once per packet after parsing, for tables with a ct match, into kOffCtResult: the
+  // XDP/TC lookup (hook_ct.cc), or at netfilter the state bit from skb->_nfct.
   virtual Result<void> conntrack(Gen&) const { return {}; }
   // Interface name match; falls through when the name matches, else jumps to if_false.
   virtual Result<void> iface(Gen& g, const ir::IfaceMatch& m, Label if_false, Label absent,
                              const ir::Rule& r) const = 0;
+  // The 16 bytes of the input (out = false) or output interface's name into r7 + dst, all zeros where
+  // the hook has no such device (as the kernel's nulldevname). Only where names are read at run time
+  // (netfilter); XDP/TC decide interface matches at compile time. Clobbers r0-r5.
+  virtual Result<void> load_iface_name(Gen& g, bool out, int16_t dst, const ir::Rule& r) const;
   // Source MAC into r7 + kOffMac (6 bytes), or jump to absent.
   virtual Result<void> load_mac(Gen& g, Label absent, const ir::Rule& r) const = 0;
   // LOG at a hook without the frame in its packet bytes (netfilter): copy the link-layer header into the

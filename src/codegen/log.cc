@@ -39,7 +39,7 @@ void store_name_const(Gen& g, size_t at, const std::string& name) {
 
 }  // namespace
 
-Result<void> emit_log(Gen& g, const ir::LogAction& a, uint32_t slot, const ir::Rule& r, ir::Hook hook) {
+int ensure_log_ring(Gen& g) {
   if (g.log_map < 0) {
     MapSpec spec;
     spec.name = "nfjit_log";
@@ -50,6 +50,11 @@ Result<void> emit_log(Gen& g, const ir::LogAction& a, uint32_t slot, const ir::R
     spec.role = MapSpec::Role::LogRing;
     g.log_map = g.prog.log_map = g.add_map(std::move(spec));
   }
+  return g.log_map;
+}
+
+Result<void> emit_log(Gen& g, const ir::LogAction& a, uint32_t slot, const ir::Rule& r, ir::Hook hook) {
+  ensure_log_ring(g);
   const uint32_t log_id = static_cast<uint32_t>(g.prog.logs.size());
   g.prog.logs.push_back(a);
   auto& e = g.e;

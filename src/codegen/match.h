@@ -20,6 +20,10 @@ std::optional<bool> static_match(const Gen& g, const ir::Match& m);
 // skipped; a false one makes the rule never match (it may still hotdrop on a match before it).
 Result<bool> emit_rule_test(Gen& g, const ir::Rule& r, Label next, Label& hotdrop);
 
+// The "no hotdrop condition" bits (packet_desc.h) of hotdrop `h`: all set when none of its conditions
+// holds for the packet.
+uint32_t hotdrop_ok_bits(const Gen& g, const ir::Hotdrop& h);
+
 Result<void> emit_match(Gen& g, const ir::Match& m, const ir::Rule& r, Label if_false, Label absent);
 
 // Where an integer field lives in the packet descriptor, and which valid bit says it holds a value.

@@ -10,6 +10,7 @@
 //
 // xt_limit (LimitClock::Jiffies) follows xt_limit.c's limit_mt() instead, in its own map
 // (nfjit_xtlimits, value {u64 prev jiffies, u32 credit, u32 pad}): see emit_xt_limit_match.
+#include <algorithm>
 #include <cstring>
 
 #include "codegen/kernel_jiffies.h"
@@ -23,6 +24,26 @@ using namespace desc;
 
 inline constexpr int kLimitAttempts = 4;
 inline constexpr int64_t kLimitInitial = INT64_MIN / 4;
+
+namespace {
+
+// Every rate limit of the table with clock `c`, in table order (chains, rules, matches): the slot of
+// a limit in its map is its index here, the same in every program compiled from the table.
+std::vector<const ir::LimitMatch*> table_limits(const ir::Table& t, ir::LimitClock c) {
+  std::vector<const ir::LimitMatch*> out;
+  for (const auto& ch : t.chains)
+    for (const auto& r : ch.rules)
+      for (const auto& m : r.matches)
+        if (const auto* l = std::get_if<ir::LimitMatch>(&m.m); l && l->clock == c) out.push_back(l);
+  return out;
+}
+
+uint32_t table_limit_slot(const ir::Table& t, const ir::LimitMatch& m) {
+  const auto all = table_limits(t, m.clock);
+  return static_cast<uint32_t>(std::find(all.begin(), all.end(), &m) - all.begin());
+}
+
+}  // namespace
 
 // xt_limit.c limit_mt(), instruction for instruction, with HZ-dependent constants from the running
 // kernel (kernel_hz):
@@ -45,24 +66,29 @@ Result<void> emit_xt_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule
   if (!jiffies) return make_error(jiffies.error().err, "rule '" + r.origin + "': " + jiffies.error().message);
 
   if (g.xt_limits_map < 0) {
+    // One slot per xt limit of the whole table, all initialised, the same in every program of the
+    // table: the runtime shares the map between them (MapSpec::shared).
     MapSpec spec;
     spec.name = "nfjit_xtlimits";
     spec.type = BPF_MAP_TYPE_ARRAY;
     spec.key_size = 4;
     spec.value_size = 16;
     spec.role = MapSpec::Role::Limits;
+    spec.shared = "xt_limits";
+    const auto all = table_limits(g.table, ir::LimitClock::Jiffies);
+    spec.max_entries = static_cast<uint32_t>(all.size());
+    const uint64_t prev = *jiffies;
+    for (uint32_t i = 0; i < all.size(); ++i) {
+      const XtLimitParams p = xt_limit_params(*hz, all[i]->xt_avg, all[i]->burst);
+      std::vector<uint8_t> key(4), val(16, 0);
+      std::memcpy(key.data(), &i, 4);
+      std::memcpy(val.data(), &prev, 8);
+      std::memcpy(val.data() + 8, &p.cap, 4);
+      spec.initial.emplace_back(key, val);
+    }
     g.xt_limits_map = g.add_map(std::move(spec));
   }
-  uint32_t slot = static_cast<uint32_t>(g.xt_limits.size());
-  g.xt_limits.push_back(&m);
-  auto& spec = g.prog.maps[g.xt_limits_map];
-  spec.max_entries = slot + 1;
-  std::vector<uint8_t> key(4), val(16, 0);
-  std::memcpy(key.data(), &slot, 4);
-  const uint64_t prev = *jiffies;
-  std::memcpy(val.data(), &prev, 8);
-  std::memcpy(val.data() + 8, &xp.cap, 4);
-  spec.initial.emplace_back(key, val);
+  const uint32_t slot = table_limit_slot(g.table, m);
 
   const auto cost = static_cast<int32_t>(xp.cost), cap = static_cast<int32_t>(xp.cap);  // u32 bits in imm
   auto& e = g.e;
@@ -119,23 +145,25 @@ Result<void> emit_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule& r
   if (m.clock == ir::LimitClock::Jiffies) return emit_xt_limit_match(g, m, r, if_false);
   if (m.rate == 0 || m.per_ns == 0) return make_error(EINVAL, "rule '" + r.origin + "': limit rate is zero");
   if (g.limits_map < 0) {
-    MapSpec spec;
+    MapSpec spec;  // shared by the table's programs, as the xt limits above
     spec.name = "nfjit_limits";
     spec.type = BPF_MAP_TYPE_ARRAY;
     spec.key_size = 4;
     spec.value_size = 8;
     spec.role = MapSpec::Role::Limits;
+    spec.shared = "limits";
+    const auto all = table_limits(g.table, ir::LimitClock::Ns);
+    spec.max_entries = static_cast<uint32_t>(all.size());
+    for (uint32_t i = 0; i < all.size(); ++i) {
+      std::vector<uint8_t> key(4), val(8);
+      std::memcpy(key.data(), &i, 4);
+      int64_t init = kLimitInitial;
+      std::memcpy(val.data(), &init, 8);
+      spec.initial.emplace_back(key, val);
+    }
     g.limits_map = g.add_map(std::move(spec));
   }
-  uint32_t slot = static_cast<uint32_t>(g.limits.size());
-  g.limits.push_back(&m);
-  auto& spec = g.prog.maps[g.limits_map];
-  spec.max_entries = slot + 1;
-  std::vector<uint8_t> key(4), val(8);
-  std::memcpy(key.data(), &slot, 4);
-  int64_t init = kLimitInitial;
-  std::memcpy(val.data(), &init, 8);
-  spec.initial.emplace_back(key, val);
+  const uint32_t slot = table_limit_slot(g.table, m);
 
   const uint64_t burst = m.burst ? m.burst : 5;
   unsigned __int128 cap128 = m.bytes ? static_cast<unsigned __int128>(m.per_ns) * burst / m.rate

@@ -67,7 +67,14 @@ inline constexpr int16_t kOffL4Avail = 320;
 // XDP/TC: packet offset where the IP packet ends (l3off + its IP length; the frame length when the
 // length field is 0: BIG TCP / jumbo). Header reads past it fail, as they would on netfilter's skb.
 inline constexpr int16_t kOffL3End = 324;
-inline constexpr int16_t kSize = 328;        // main frame stack bytes; subprograms use none
+// Classifier segments (classify.h): what the segment loads once at its entry, then the masked key of
+// one tuple at a time.
+inline constexpr int16_t kOffClsValid = 328;  // valid word | presence bits of the loaded metadata
+inline constexpr int16_t kOffClsMeta = 332;   // 8 x u32: metadata fields (Segment::metas order)
+inline constexpr int16_t kOffClsIif = 368;    // 16 bytes: input interface name (zeros: no device; 8-aligned)
+inline constexpr int16_t kOffClsOif = 384;    // 16 bytes: output interface name
+inline constexpr int16_t kOffClsKey = 400;    // 96 bytes: the lookup key
+inline constexpr int16_t kSize = 496;        // main frame stack bytes; subprograms use none
 
 // Why matches "launder" every descriptor value they compare (an ALU op such as `w1 |= 0` after the
 // load): the verifier links a register filled from a spilled stack slot to that slot, so a compare that

@@ -42,6 +42,11 @@ struct MapSpec {
   // Which role the map plays, so the runtime and daemon can find it again (for counters, logs, sets).
   enum class Role : uint8_t { Counters, Limits, LogRing, Set, Other } role = Role::Other;
   std::string set_name;        // Role::Set: the ir::Set it holds
+  // Non-empty: every program of one table installed together uses one map of this name (the runtime
+  // creates it for the first and reuses it for the others). Rate-limit state is per rule in the kernel,
+  // whichever hook or family evaluates the rule; a user chain reached from INPUT and FORWARD, or an inet
+  // chain compiled for IPv4 and IPv6, must not get one bucket per program.
+  std::string shared;
 };
 
 // One slot of the per-CPU counter array: {u64 packets, u64 bytes} per CPU, summed on read.

@@ -49,18 +49,6 @@ void is_zero(Gen& g, uint8_t reg) {
   g.e.emit(alu64_imm(BPF_RSH, reg, 63));
 }
 
-// The "no hotdrop condition" bits (packet_desc.h) of hotdrop `h`.
-uint32_t hotdrop_ok_bits(const Gen& g, const ir::Hotdrop& h) {
-  uint32_t bits = 0;
-  if (h.frag_offset_one) bits |= kNoFragOne;
-  if (h.no_l4proto) bits |= kNoWalkFail;
-  if (h.short_l4) {
-    auto it = std::find(g.short_l4.begin(), g.short_l4.end(), h.short_l4);  // scan_needs collected them
-    bits |= 1u << (kNoShortFirst + static_cast<uint32_t>(it - g.short_l4.begin()));
-  }
-  return bits;
-}
-
 // Jumps to `hotdrop` when a condition of `h` holds and (with `prefix_in_r0`) r0 == 0, i.e. every match
 // before this one held. r1 = non-zero when not: the "no condition" bits all set (or a prefix mismatch);
 // the value compared is r1 ^ ones, which the verifier cannot know even where r1 is a known 0 (a parse
@@ -128,6 +116,17 @@ Result<bool> emit_in_order(Gen& g, const std::vector<const ir::Match*>& ms, cons
 }
 
 }  // namespace
+
+uint32_t hotdrop_ok_bits(const Gen& g, const ir::Hotdrop& h) {
+  uint32_t bits = 0;
+  if (h.frag_offset_one) bits |= kNoFragOne;
+  if (h.no_l4proto) bits |= kNoWalkFail;
+  if (h.short_l4) {
+    auto it = std::find(g.short_l4.begin(), g.short_l4.end(), h.short_l4);  // scan_needs collected them
+    bits |= 1u << (kNoShortFirst + static_cast<uint32_t>(it - g.short_l4.begin()));
+  }
+  return bits;
+}
 
 Result<bool> emit_rule_test(Gen& g, const ir::Rule& r, Label next, Label& hotdrop) {
   auto& e = g.e;

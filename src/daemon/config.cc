@@ -13,7 +13,10 @@ const char* daemon_usage_text() {
          "  --strict          refuse tables that cannot run as BPF instead of passing them through\n"
          "  --xdp IFACE       also attach eligible chains at XDP on IFACE (repeatable)\n"
          "  --tc IFACE        also attach eligible chains at TC ingress on IFACE (repeatable)\n"
+         "  --reject=MODE     userspace (default): REJECT runs as BPF, nfjitd sends the RST/ICMP reply;\n"
+         "                    kernel: tables with a REJECT rule stay in the kernel's netfilter\n"
          "  -f, --foreground  stay in the foreground and log to stderr as well as syslog\n"
+         "  --debug           also log per-stage timings of every call and install (debug level)\n"
          "  -h, --help        this text\n"
          "One nfjitd serves the network namespace it was started in. SIGTERM/SIGINT stop it and leave\n"
          "pinned rules in force; SIGHUP is ignored.\n";
@@ -61,8 +64,20 @@ Result<DaemonConfig> parse_daemon_args(int argc, const char* const* argv) {
       }
     }
     if (matched) continue;
+    {
+      std::string mode;
+      auto r = value("--reject", &mode);
+      if (!r) return r.error();
+      if (*r) {
+        if (mode == "userspace") cfg.reject_in_kernel = false;
+        else if (mode == "kernel") cfg.reject_in_kernel = true;
+        else return make_error(EINVAL, "--reject needs 'userspace' or 'kernel', not '" + mode + "'");
+        continue;
+      }
+    }
     if (a == "--strict") cfg.strict = true;
     else if (a == "-f" || a == "--foreground") cfg.foreground = true;
+    else if (a == "--debug") cfg.debug = true;
     else if (a == "-h" || a == "--help") cfg.help = true;
     else return make_error(EINVAL, "unknown argument '" + std::string(a) + "'");
   }

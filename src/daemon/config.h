@@ -16,7 +16,11 @@ struct DaemonConfig {
   bool strict = false;                  // --strict: refuse tables nfjit cannot lower (no passthrough)
   std::vector<std::string> xdp_ifaces;  // --xdp IFACE (repeatable): also place INPUT/raw PREROUTING at XDP
   std::vector<std::string> tc_ifaces;   // --tc IFACE (repeatable): ... at TC ingress
+  // --reject=userspace|kernel: REJECT rules run as BPF with nfjitd sending the replies (default), or
+  // every table with a REJECT rule stays in the kernel's ip_tables / nf_tables (docs/reject.md).
+  bool reject_in_kernel = false;
   bool foreground = false;              // -f/--foreground: no fork, log to stderr too
+  bool debug = false;                   // --debug: log LOG_DEBUG lines (per-stage timings of each call)
   bool help = false;                    // -h/--help: print usage_text() and exit 0
 
   std::string pidfile_path() const { return state_dir + "/nfjitd.pid"; }

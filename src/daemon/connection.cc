@@ -33,6 +33,7 @@ Connection::ReadStep Connection::read_some(size_t budget, std::string* error) {
     last_activity_ = std::chrono::steady_clock::now();
     budget -= std::min<size_t>(budget, static_cast<size_t>(n));
     if (hdr_got_ < sizeof(hdr_)) {
+      if (hdr_got_ == 0) frame_started_ = last_activity_;
       hdr_got_ += static_cast<size_t>(n);
       if (hdr_got_ < sizeof(hdr_)) continue;
       if (auto ok = wire::check_header(hdr_); !ok) {

@@ -41,6 +41,8 @@ class Connection {
   const Peer& peer() const { return peer_; }
   bool mid_frame() const { return hdr_got_ > 0; }
   std::chrono::steady_clock::time_point last_activity() const { return last_activity_; }
+  // When the first byte of the frame last taken (or being read) arrived: debug timings of transport.
+  std::chrono::steady_clock::time_point frame_started() const { return frame_started_; }
   bool close_when_flushed = false;
 
  private:
@@ -54,6 +56,7 @@ class Connection {
   std::vector<uint8_t> out_;
   size_t out_off_ = 0;
   std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::steady_clock::time_point frame_started_{};
 };
 
 }  // namespace nfjit::daemon

@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "codegen/compile.h"
+#include "codegen/gen.h"
 #include "codegen/sets.h"
+#include "daemon/reject_status.h"
 #include "runtime/bpffs.h"
 
 namespace nfjit::daemon {
@@ -35,7 +37,7 @@ Result<void> ensure_bpffs(const std::string& dir) {
 
 }  // namespace
 
-Result<EngineSetup> setup_engine(const std::string& bpffs_dir) {
+Result<EngineSetup> setup_engine(const std::string& bpffs_dir, bool reject_in_kernel) {
   if (auto ok = ensure_bpffs(bpffs_dir); !ok) return ok.error();
   EngineSetup s;
   auto btf = codegen::KernelBtf::load();
@@ -44,7 +46,13 @@ Result<EngineSetup> setup_engine(const std::string& bpffs_dir) {
 
   runtime::EngineOptions opt;
   const codegen::KernelBtf* kbtf = s.btf.get();
-  opt.compile = [kbtf](const ir::Table& t, const std::string& chain, const codegen::AttachPoint& at) {
+  opt.compile = [kbtf, reject_in_kernel](const ir::Table& t, const std::string& chain,
+                                         const codegen::AttachPoint& at) -> Result<codegen::Program> {
+    RejectStatus::instance().note(t);
+    std::string origin;
+    if (reject_in_kernel && has_reject(t, &origin))
+      return make_error(EOPNOTSUPP, "cannot lower at " + codegen::where(at) + ": rule '" + origin +
+                                        "': REJECT stays in the kernel (nfjitd --reject=kernel)");
     return codegen::compile(t, chain, at, *kbtf);
   };
   opt.encode_set_element = [](const codegen::MapSpec&, const ir::Set& set,

@@ -19,6 +19,8 @@ struct EngineSetup {
 
 // `bpffs_dir` is where pins live. When it is not on a bpf filesystem: if /sys/fs/bpf is not mounted
 // either, one is mounted there (as systemd does at boot); a directory elsewhere gets its own bpffs.
-Result<EngineSetup> setup_engine(const std::string& bpffs_dir);
+// `reject_in_kernel` (--reject=kernel): a table with a REJECT rule is refused (EOPNOTSUPP naming the rule),
+// so the front-ends keep it in the kernel's netfilter.
+Result<EngineSetup> setup_engine(const std::string& bpffs_dir, bool reject_in_kernel = false);
 
 }  // namespace nfjit::daemon

@@ -11,11 +11,23 @@ std::string EngineTableSink::key_for(ir::Family family, const std::string& table
   return std::string(family == ir::Family::Ipv6 ? "xt6-" : "xt4-") + table;
 }
 
-Result<void> EngineTableSink::install(ir::Family family, const std::string& table, const ir::Table& lowered) {
-  auto r = engine_.install(key_for(family, table), lowered);
+
+Result<xt::InstallCounters> EngineTableSink::install(ir::Family family, const std::string& table,
+                                                     const ir::Table& lowered,
+                                                     const std::vector<codegen::CounterSlot>& old_slots,
+                                                     const std::vector<codegen::CounterSlot>& new_slots) {
+  auto r = engine_.update(key_for(family, table), lowered);
   if (!r) return r.error();
   if (on_change_) on_change_();
-  return {};
+  xt::InstallCounters out;
+  out.old = runtime::sum_for_slots(r->old, old_slots);
+  out.start = runtime::sum_for_slots(r->carried, new_slots);
+  out.timings = r->timings + " (loaded";
+  for (const auto& p : r->loaded) out.timings += " " + p;
+  out.timings += "; kept";
+  for (const auto& p : r->kept) out.timings += " " + p;
+  out.timings += ")";
+  return out;
 }
 
 Result<void> EngineTableSink::remove(ir::Family family, const std::string& table) {
@@ -39,15 +51,9 @@ bool EngineTableSink::running(ir::Family family, const std::string& table,
 
 Result<std::vector<codegen::CounterValue>> EngineTableSink::counters(
     ir::Family family, const std::string& table, const std::vector<codegen::CounterSlot>& slots) {
-  auto totals = engine_.counters(key_for(family, table));
-  if (!totals) return totals.error();
-  std::vector<codegen::CounterValue> out;
-  out.reserve(slots.size());
-  for (const auto& s : slots) {
-    auto it = totals->find({s.chain, s.rule});
-    out.push_back(it == totals->end() ? codegen::CounterValue{} : it->second);
-  }
-  return out;
+  auto programs = engine_.program_counters(key_for(family, table));
+  if (!programs) return programs.error();
+  return runtime::sum_for_slots(*programs, slots);
 }
 
 }  // namespace nfjit::daemon

@@ -15,7 +15,10 @@ class EngineTableSink : public xt::TableSink {
   // `on_install` runs after every successful install or remove (the daemon re-reads the log rings).
   EngineTableSink(runtime::Engine& engine, std::function<void()> on_change = {});
 
-  Result<void> install(ir::Family family, const std::string& table, const ir::Table& lowered) override;
+  // Engine::update: attachment points whose programs' IR did not change keep their programs and counters.
+  Result<xt::InstallCounters> install(ir::Family family, const std::string& table, const ir::Table& lowered,
+                                      const std::vector<codegen::CounterSlot>& old_slots,
+                                      const std::vector<codegen::CounterSlot>& new_slots) override;
   Result<void> remove(ir::Family family, const std::string& table) override;
   Result<std::vector<codegen::CounterValue>> counters(ir::Family family, const std::string& table,
                                                       const std::vector<codegen::CounterSlot>& slots) override;

@@ -7,6 +7,7 @@ namespace nfjit::daemon {
 namespace {
 bool g_stderr = true;
 bool g_syslog = false;
+bool g_debug = false;
 
 const char* level_name(int priority) {
   switch (priority) {
@@ -29,7 +30,11 @@ void log_close() {
   g_syslog = false;
 }
 
+void log_set_debug(bool on) { g_debug = on; }
+bool log_debug_enabled() { return g_debug; }
+
 void logf(int priority, const char* fmt, ...) {
+  if (priority == LOG_DEBUG && !g_debug) return;
   char msg[1024];
   va_list ap;
   va_start(ap, fmt);

@@ -6,7 +6,8 @@
 
 namespace nfjit::daemon {
 
-LogPump::LogPump(const runtime::Engine& engine) : engine_(engine) {
+LogPump::LogPump(const runtime::Engine& engine, runtime::LogReader::RejectSink reject) : engine_(engine) {
+  reader_.set_reject_sink(std::move(reject));
   refresh();
   thread_ = std::thread([this] { loop(); });
 }

@@ -13,7 +13,8 @@ namespace nfjit::daemon {
 
 class LogPump {
  public:
-  explicit LogPump(const runtime::Engine& engine);
+  // `reject` receives the REJECT records of the rings (daemon/reject_sender.h); empty = ignore them.
+  explicit LogPump(const runtime::Engine& engine, runtime::LogReader::RejectSink reject = {});
   ~LogPump();
   // Re-reads the engine's rings; call after every install or remove (from the serving thread).
   void refresh();

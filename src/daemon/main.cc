@@ -10,6 +10,8 @@
 #include "daemon/engine_setup.h"
 #include "daemon/engine_table_sink.h"
 #include "daemon/log_pump.h"
+#include "daemon/reject_sender.h"
+#include "daemon/reject_status.h"
 #include "daemon/xtables_handler.h"
 #include "daemon/log.h"
 #include "daemon/pidfile.h"
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   }
   if (!cfg->foreground) daemonize_begin();
   log_open(/*to_stderr=*/true, /*to_syslog=*/true);
+  log_set_debug(cfg->debug);
   install_signals();
 
   auto pidfile = Pidfile::create(cfg->pidfile_path());
@@ -59,7 +62,8 @@ int main(int argc, char** argv) {
     logf(LOG_ERR, "%s", pidfile.error().message.c_str());
     return 1;
   }
-  auto setup = setup_engine(cfg->bpffs_dir);
+  RejectStatus::instance().set_mode(cfg->reject_in_kernel ? RejectMode::Kernel : RejectMode::Userspace);
+  auto setup = setup_engine(cfg->bpffs_dir, cfg->reject_in_kernel);
   if (!setup) {
     logf(LOG_ERR, "%s", setup.error().message.c_str());
     return 1;
@@ -67,7 +71,9 @@ int main(int argc, char** argv) {
   runtime::Engine& engine = *setup->engine;
   for (const auto& key : setup->restored_keys)
     logf(LOG_INFO, "adopted pinned ruleset %s: still filtering", key.c_str());
-  LogPump logs(engine);
+  // REJECT rules running as BPF drop and leave a record; nfjitd sends the reply (docs/reject.md).
+  RejectSender rejects;
+  LogPump logs(engine, [&rejects](const uint8_t* rec, size_t size) { rejects.handle(rec, size); });
   EngineTableSink sink(engine, [&logs] { logs.refresh(); });
   xt::KernelXtables kernel;
   // Each table's state (blob, base counters, where it runs) is saved under --state-dir after every
@@ -76,16 +82,22 @@ int main(int argc, char** argv) {
   xt::XtablesService xtables(sink, kernel,
                              xt::ServiceOptions{.strict = cfg->strict,
                                                 .store = &xt_store,
-                                                .warn = [](const std::string& m) { logf(LOG_ERR, "%s", m.c_str()); }});
+                                                .warn = [](const std::string& m) { logf(LOG_ERR, "%s", m.c_str()); },
+                                                .debug = log_debug_enabled() ? std::function<void(const std::string&)>(
+                                                                                   [](const std::string& m) {
+                                                                                     logf(LOG_DEBUG, "%s", m.c_str());
+                                                                                   })
+                                                                             : nullptr});
   for (const auto& line : xtables.restore()) logf(LOG_INFO, "restored %s", line.c_str());
   XtablesHandler xt_handler(xtables, engine);
   // nf_tables: one server for the namespace, shared by every shim netlink session. Each table a batch
   // changes runs as BPF when it lowers, else in the kernel's own nf_tables (refused under --strict).
   nft::NftServer nft_server;
   KernelNftables kernel_nft;
-  NftLowerFn lower = [](const nft::Store& s, uint8_t family, const std::string& table,
-                        std::vector<nft::Refusal>* why) { return nft::lower_table(s, family, table, why); };
+  NftLowerFn lower = [](const nft::Store& s, uint8_t family, const std::string& table, std::vector<nft::Refusal>* why,
+                        nft::LowerCache* cache) { return nft::lower_table(s, family, table, why, cache); };
   NftRuleset nft_ruleset(nft_server, engine, lower, kernel_nft, cfg->strict);
+  nft_ruleset.set_on_change([&logs] { logs.refresh(); });
   // iptables-nft asks which xt extension revisions exist: only the kernel knows.
   nft_server.set_compat_forward([&kernel_nft](const nlmsghdr* nlh, const nft::Peer& peer)
                                     -> std::optional<std::vector<nft::Datagram>> {
@@ -105,8 +117,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_server = &server;
-  logf(LOG_INFO, "serving (state %s, bpffs %s%s)", cfg->state_dir.c_str(), cfg->bpffs_dir.c_str(),
-       cfg->strict ? ", strict" : "");
+  logf(LOG_INFO, "serving (state %s, bpffs %s%s%s)", cfg->state_dir.c_str(), cfg->bpffs_dir.c_str(),
+       cfg->strict ? ", strict" : "", cfg->reject_in_kernel ? ", REJECT in the kernel" : "");
   daemonize_ready();
   server.run();
   g_server = nullptr;

@@ -189,10 +189,13 @@ Result<void> KernelNftables::replace(uint8_t family, const std::string& name, bo
       uint32_t id = set_id++;
       append_request(batch, built([&](auto& w) { put_set(w, NFT_MSG_NEWSET, h, *t, s); }), NLM_F_CREATE, seq,
                      [id](nlmsghdr* nlh) { mnl_attr_put_u32(nlh, NFTA_SET_ID, htonl(id)); });
-      for (size_t i = 0; i < s.elems.size(); i += kElemsPerMsg) {
-        size_t last = std::min(s.elems.size(), i + kElemsPerMsg);
-        append_request(batch,
-                       built([&](auto& w) { put_elems(w, NFT_MSG_NEWSETELEM, h, *t, s, s.elems, i, last, 0); }),
+      std::vector<const nft::ElemObj*> elems;
+      elems.reserve(s.elems.size());
+      for (const auto& e : s.elems) elems.push_back(&e);
+      std::span<const nft::ElemObj* const> all(elems);
+      for (size_t i = 0; i < elems.size(); i += kElemsPerMsg) {
+        auto part = all.subspan(i, std::min(elems.size() - i, kElemsPerMsg));
+        append_request(batch, built([&](auto& w) { put_elems(w, NFT_MSG_NEWSETELEM, h, *t, s, part, 0); }),
                        NLM_F_CREATE, seq, none);
       }
     }

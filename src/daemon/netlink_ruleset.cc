@@ -4,14 +4,33 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <time.h>
+
 #include <cstring>
 #include <set>
 
+#include "daemon/reject_status.h"
 #include "daemon/log.h"
 #include "frontend/nftables/nft_abi.h"
 
 namespace nfjit::daemon {
 namespace {
+
+// Milliseconds since the last lap (for the --debug timings).
+class Stopwatch {
+ public:
+  double lap() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (now.tv_sec - last_.tv_sec) * 1e3 + (now.tv_nsec - last_.tv_nsec) / 1e6;
+    last_ = now;
+    return ms;
+  }
+  Stopwatch() { lap(); }
+
+ private:
+  timespec last_{};
+};
 
 const char* family_name(uint8_t f) {
   switch (f) {
@@ -57,7 +76,7 @@ NftRuleset::NftRuleset(nft::NftServer& server, runtime::Engine& engine, NftLower
   server_.set_commit_gate([this](const nft::Store& before, const nft::Store& after,
                                  const std::vector<nft::BatchMsg>& msgs) { return gate(before, after, msgs); });
   server_.set_counter_source([this](const nft::CounterKey& k) { return counter(server_.store(), k, false); });
-  server_.on_dump_begin([this] { kernel_cache_.clear(); });
+  server_.on_dump_begin([this] { forget_counter_reads(); });
 }
 
 std::string NftRuleset::key_for(uint8_t family, const std::string& table) {
@@ -66,6 +85,12 @@ std::string NftRuleset::key_for(uint8_t family, const std::string& table) {
 
 std::optional<nft::CommitRefusal> NftRuleset::gate(const nft::Store& before, const nft::Store& after,
                                                    const std::vector<nft::BatchMsg>& msgs) {
+  struct Changed {
+    const std::function<void()>& f;
+    ~Changed() {
+      if (f) f();
+    }
+  } changed{on_change_};
   // The tables this batch touched; a message naming no table (flush ruleset, delete by handle) may have
   // touched any of them.
   std::set<TableId> touched;
@@ -121,22 +146,15 @@ bool NftRuleset::update_sets_live(const nft::Store& before, const nft::Store& af
       return false;
     auto ir_names = lowered.sets.find(name);
     if (ir_names == lowered.sets.end()) return false;
-    std::set<std::vector<uint8_t>> ids_before, ids_after;
-    for (const auto& e : sb->elems) ids_before.insert(e.id);
-    for (const auto& e : sa->elems) ids_after.insert(e.id);
-    nft::SetObj added = *sa, removed = *sb;
-    added.elems.clear();
-    removed.elems.clear();
-    for (const auto& e : sa->elems)
-      if (!ids_before.count(e.id)) added.elems.push_back(e);
-    for (const auto& e : sb->elems)
-      if (!ids_after.count(e.id)) removed.elems.push_back(e);
-    auto add = nft::set_elements(added);
-    auto del = nft::set_elements(removed);
+    // What the batch changed, from the set's own record of it: O(changes), whatever the set's size.
+    std::vector<const nft::ElemObj*> added, removed;
+    if (!sa->elems.diff(sb->elems, added, removed)) return false;
+    auto add = nft::set_elements(*sa, added);
+    auto del = nft::set_elements(*sb, removed);
     if (!add || !del) return false;
     for (const auto& ir_name : ir_names->second) {
-      ir::Set* irs = nullptr;
-      for (auto& s : lowered.table.sets)
+      const ir::Set* irs = nullptr;
+      for (const auto& s : lowered.table.sets)
         if (s.name == ir_name) irs = &s;
       if (!irs) return false;
       if (auto ok = engine_.update_set(key, *irs, *add, *del); !ok) {
@@ -144,9 +162,6 @@ bool NftRuleset::update_sets_live(const nft::Store& before, const nft::Store& af
              label(id.first, id.second).c_str(), name.c_str(), ok.error().message.c_str());
         return false;
       }
-      auto& els = irs->elements;
-      for (const auto& d : *del) std::erase(els, d);
-      els.insert(els.end(), add->begin(), add->end());
     }
   }
   return true;
@@ -178,23 +193,56 @@ std::optional<nft::CommitRefusal> NftRuleset::apply(const nft::Store& before, co
         logf(LOG_ERR, "removing %s: %s", key.c_str(), ok.error().message.c_str());
     }
     if (old != tables_.end()) tables_.erase(old);
+    lower_cache_.erase(id);
     return std::nullopt;
   }
-  if (update_sets_live(before, after, id, msgs)) return std::nullopt;
+  Stopwatch clock;
+  if (update_sets_live(before, after, id, msgs)) {
+    logf(LOG_DEBUG, "nft table %s: live set update in %.2f ms", label(family, name).c_str(), clock.lap());
+    return std::nullopt;
+  }
 
-  Snapshot counts = snapshot(before, id);
+  // What the table counted so far, for a kernel copy or a first BPF program to start from. A BPF table
+  // replaced by BPF needs none (the install returns the old program's exact totals), so it is read
+  // only when needed: at 10,000 rules it is 10,000 map lookups.
+  std::optional<Snapshot> snap;
+  auto counts = [&]() -> const Snapshot& {
+    if (!snap) snap = snapshot(before, id);
+    return *snap;
+  };
+  if (!had_bpf) counts();
+  double snapshot_ms = clock.lap();
   std::vector<nft::Refusal> refusals;
   std::string reason;
+  // The IR of unchanged rules comes from the running table's lowering (moved out of it: from here on
+  // only its counter and set maps are used); the cache is kept only if the new result is.
+  nft::LowerCache& cache = lower_cache_[id];
+  cache.source = had_bpf ? &old->second.lowered : nullptr;
+  auto lowered = lower_ ? lower_(after, family, name, &refusals, &cache)
+                        : Result<nft::LoweredTable>(make_error(EOPNOTSUPP, ""));
+  cache.source = nullptr;
+  bool kept = false;
+  struct DropCacheUnlessKept {
+    nft::LowerCache& cache;
+    bool& kept;
+    ~DropCacheUnlessKept() {
+      if (!kept) cache.entries.clear();
+    }
+  } drop_cache{cache, kept};
+  double lower_ms = clock.lap();
   if (!lower_) {
     reason = "nf_tables lowering is not available in this nfjitd";
-  } else if (auto lowered = lower_(after, family, name, &refusals); !lowered) {
+  } else if (!lowered) {
     reason = lowered.error().message;
-  } else if (auto prev = install_bpf(id, *t, lowered->table, had_kernel, counts); !prev) {
+  } else if (auto prev = install_bpf(id, *t, lowered->table, had_kernel, had_kernel ? counts() : Snapshot{}); !prev) {
     reason = "BPF install failed: " + prev.error().message;
   } else {
+    double install_ms = clock.lap();
     TableState st;
     st.where = Where::kBpf;
     st.lowered = std::move(*lowered);
+    // The elements live in the BPF maps now; the kept IR only names the sets and their keys.
+    for (auto& s : st.lowered.table.sets) std::vector<ir::SetElement>().swap(s.elements);
     for (const auto& [k, ref] : st.lowered.counters) {
       nft::CounterValue v{};
       if (had_bpf) {
@@ -206,7 +254,7 @@ std::optional<nft::CommitRefusal> NftRuleset::apply(const nft::Store& before, co
           auto c = prev->find(oref->second);
           if (c != prev->end()) v = v + nft::CounterValue{c->second.packets, c->second.bytes};
         }
-      } else if (auto c = counts.find(k); c != counts.end()) {
+      } else if (auto c = counts().find(k); c != counts().end()) {
         v = c->second;
       }
       if (v.packets || v.bytes) st.base[k] = v;
@@ -222,6 +270,9 @@ std::optional<nft::CommitRefusal> NftRuleset::apply(const nft::Store& before, co
     for (const auto& p : engine_.attachment_names(key)) points += (points.empty() ? "" : ", ") + p;
     st.why = "BPF (" + points + ")";
     tables_[id] = std::move(st);
+    kept = true;
+    logf(LOG_DEBUG, "nft table %s: counters %.2f ms, lowered in %.2f ms, installed in %.2f ms, rest %.2f ms",
+         label(family, name).c_str(), snapshot_ms, lower_ms, install_ms, clock.lap());
     return std::nullopt;
   }
 
@@ -236,9 +287,10 @@ std::optional<nft::CommitRefusal> NftRuleset::apply(const nft::Store& before, co
     return refuse(EOPNOTSUPP, "nfjit --strict refuses table " + label(family, name) + ": " + reason, at);
   }
   // Into the kernel's nf_tables, counters continuing from where they were.
-  nft::CounterSource from_snapshot = [&counts](const nft::CounterKey& k) -> std::optional<nft::CounterValue> {
-    auto c = counts.find({k.chain, k.rule_handle, k.expr_index});
-    if (c == counts.end()) return nft::CounterValue{};
+  const Snapshot& so_far = counts();
+  nft::CounterSource from_snapshot = [&so_far](const nft::CounterKey& k) -> std::optional<nft::CounterValue> {
+    auto c = so_far.find({k.chain, k.rule_handle, k.expr_index});
+    if (c == so_far.end()) return nft::CounterValue{};
     return c->second;
   };
   if (auto ok = kernel_.replace(family, name, had_kernel, t, from_snapshot); !ok)
@@ -251,7 +303,9 @@ std::optional<nft::CommitRefusal> NftRuleset::apply(const nft::Store& before, co
   st.why = "kernel nf_tables (" + reason + ")";
   logf(LOG_INFO, "nft table %s runs in the kernel's nf_tables: %s", label(family, name).c_str(), reason.c_str());
   tables_[id] = std::move(st);
-  kernel_cache_.erase(id);
+  forget_counter_reads();
+  logf(LOG_DEBUG, "nft table %s: counters %.2f ms, lowering %.2f ms, kernel copy %.2f ms", label(family, name).c_str(),
+       snapshot_ms, lower_ms, clock.lap());
   return std::nullopt;
 }
 
@@ -286,12 +340,19 @@ NftRuleset::Snapshot NftRuleset::snapshot(const nft::Store& s, const TableId& id
   Snapshot out;
   const nft::TableObj* t = s.table(id.first, id.second);
   if (!t || !tables_.count(id)) return out;
-  kernel_cache_.erase(id);  // fresh values
+  forget_counter_reads();  // fresh values, and positions of `s` (the listing's store may differ)
   for_each_counter(*t, [&](const nft::ChainObj& c, size_t, const nft::RuleObj& r, uint32_t idx) {
     if (auto v = counter(s, nft::CounterKey{id.first, id.second, c.name, r.handle, idx}, true))
       out[{c.name, r.handle, idx}] = *v;
   });
+  forget_counter_reads();
   return out;
+}
+
+void NftRuleset::forget_counter_reads() const {
+  kernel_cache_.clear();
+  bpf_cache_.clear();
+  position_cache_.clear();
 }
 
 std::optional<nft::CounterValue> NftRuleset::counter(const nft::Store& s, const nft::CounterKey& k, bool) const {
@@ -301,12 +362,16 @@ std::optional<nft::CounterValue> NftRuleset::counter(const nft::Store& s, const 
   const TableState& st = it->second;
   if (st.where == Where::kKernel) {
     // The kernel's rules are ours replayed in order: the same chain and position.
-    const nft::TableObj* t = s.table(k.family, k.table);
-    const nft::ChainObj* c = t ? t->chain(k.chain) : nullptr;
-    if (!c) return std::nullopt;
-    size_t pos = 0;
-    while (pos < c->rules.size() && c->rules[pos].handle != k.rule_handle) ++pos;
-    if (pos == c->rules.size()) return std::nullopt;
+    auto positions = position_cache_.find(id);
+    if (positions == position_cache_.end()) {
+      positions = position_cache_.emplace(id, std::map<std::pair<std::string, uint64_t>, size_t>{}).first;
+      if (const nft::TableObj* t = s.table(k.family, k.table))
+        for (const auto& c : t->chains)
+          for (size_t i = 0; i < c.rules.size(); ++i) positions->second[{c.name, c.rules[i].handle}] = i;
+    }
+    auto p = positions->second.find({k.chain, k.rule_handle});
+    if (p == positions->second.end()) return std::nullopt;
+    size_t pos = p->second;
     auto cached = kernel_cache_.find(id);
     if (cached == kernel_cache_.end()) {
       auto fresh = const_cast<KernelNftables&>(kernel_).counters(k.family, k.table);
@@ -326,16 +391,27 @@ std::optional<nft::CounterValue> NftRuleset::counter(const nft::Store& s, const 
   if (auto b = st.base.find(ek); b != st.base.end()) v = b->second;
   auto ref = st.lowered.counters.find(ek);
   if (ref == st.lowered.counters.end()) return v;
-  auto totals = engine_.counters(key_for(k.family, k.table));
-  if (!totals) return v;
-  auto c = totals->find(ref->second);
-  if (c != totals->end()) v = v + nft::CounterValue{c->second.packets, c->second.bytes};
+  auto totals = bpf_cache_.find(id);
+  if (totals == bpf_cache_.end()) {
+    auto fresh = engine_.counters(key_for(k.family, k.table));
+    if (!fresh) return v;
+    totals = bpf_cache_.emplace(id, std::move(*fresh)).first;
+  }
+  auto c = totals->second.find(ref->second);
+  if (c != totals->second.end()) v = v + nft::CounterValue{c->second.packets, c->second.bytes};
   return v;
 }
 
 std::string NftRuleset::status() const {
   std::string out;
-  for (const auto& [id, st] : tables_) out += "nf_tables " + label(id.first, id.second) + ": " + st.why + "\n";
+  for (const auto& [id, st] : tables_) {
+    ir::Family fam = id.first == NFPROTO_IPV4 ? ir::Family::Ipv4
+                     : id.first == NFPROTO_IPV6 ? ir::Family::Ipv6
+                     : id.first == NFPROTO_INET ? ir::Family::Inet
+                                                : ir::Family::Netdev;
+    out += "nf_tables " + label(id.first, id.second) + ": " + st.why +
+           RejectStatus::instance().describe(fam, id.second, st.where == Where::kBpf) + "\n";
+  }
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "daemon/netlink_kernel.h"
+#include "daemon/reject_status.h"
 #include "daemon/request_handler.h"
 #include "frontend/nftables/lower/lower.h"
 #include "frontend/nftables/nft_server.h"
@@ -26,8 +27,9 @@
 
 namespace nfjit::daemon {
 
+// `cache`: the table's previous lowering, reused where it still applies (nft::LowerCache).
 using NftLowerFn = std::function<Result<nft::LoweredTable>(const nft::Store&, uint8_t family, const std::string& table,
-                                                           std::vector<nft::Refusal>* refusals)>;
+                                                           std::vector<nft::Refusal>* refusals, nft::LowerCache* cache)>;
 
 class NftRuleset {
  public:
@@ -37,6 +39,9 @@ class NftRuleset {
   // The "nf_tables" part of `nfjit status`: each table, BPF (attachment points) or kernel (why).
   std::string status() const;
   static std::string key_for(uint8_t family, const std::string& table);
+  // Called after each batch that may have installed or removed programs (the LOG/REJECT ring pump
+  // re-reads the engine's rings).
+  void set_on_change(std::function<void()> f) { on_change_ = std::move(f); }
 
  private:
   using TableId = std::pair<uint8_t, std::string>;
@@ -69,8 +74,16 @@ class NftRuleset {
   NftLowerFn lower_;
   KernelNftables& kernel_;
   bool strict_;
+  std::function<void()> on_change_;
+  void forget_counter_reads() const;
+
   std::map<TableId, TableState> tables_;
-  mutable std::map<TableId, KernelCounters> kernel_cache_;  // one kernel dump per listing
+  std::map<TableId, nft::LowerCache> lower_cache_;
+  // One read of every counter per listing (and per snapshot), not one per counter expression: a
+  // listing of N rules asks for N counters.
+  mutable std::map<TableId, KernelCounters> kernel_cache_;            // one kernel dump
+  mutable std::map<TableId, runtime::CounterTotals> bpf_cache_;       // one read of the BPF maps
+  mutable std::map<TableId, std::map<std::pair<std::string, uint64_t>, size_t>> position_cache_;
 };
 
 // `nfjit status` = the inner handler's text + the nf_tables part; everything else goes to the inner one.
@@ -78,7 +91,7 @@ class WithNftStatus : public RequestHandler {
  public:
   WithNftStatus(RequestHandler& inner, const NftRuleset& nft) : inner_(inner), nft_(nft) {}
   SockoptReply sockopt(const SockoptRequest& req) override { return inner_.sockopt(req); }
-  std::string status() override { return inner_.status() + nft_.status(); }
+  std::string status() override { return inner_.status() + nft_.status() + RejectStatus::instance().mode_line(); }
   std::string table_names(int family) override { return inner_.table_names(family); }
 
  private:

@@ -1,6 +1,7 @@
 #include "daemon/netlink_sessions.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sys/un.h>
@@ -42,9 +43,18 @@ NetlinkSessions::NetlinkSessions(nft::NftServer& server, SelfNamespaces self, Ne
       if (s->groups & (1u << (NFNLGRP_NFTABLES - 1))) queue(*s, d);
     }
   });
+  // Events nobody receives are not built (a 100,000-element batch would build 100,000 of them).
+  server_.set_has_listeners([this] {
+    for (const auto& [fd, s] : sessions_)
+      if (s->groups & (1u << (NFNLGRP_NFTABLES - 1))) return true;
+    return false;
+  });
 }
 
-NetlinkSessions::~NetlinkSessions() { server_.on_notify({}); }
+NetlinkSessions::~NetlinkSessions() {
+  server_.on_notify({});
+  server_.set_has_listeners({});
+}
 
 uint32_t NetlinkSessions::pick_portid(pid_t opener) const {
   auto used = [&](uint32_t id) {
@@ -246,7 +256,25 @@ void NetlinkSessions::deliver(Session& s, const uint8_t* data, size_t len, const
   }
   nft::Peer peer{s.portid, static_cast<uint32_t>(sender.pid), s.comm};
   try {
-    for (auto& d : server_.handle(data, len, peer, s.opt)) queue(s, std::move(d));
+    timespec t0{}, t1{};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    auto replies = server_.handle(data, len, peer, s.opt);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (log_debug_enabled()) {
+      size_t bytes = 0;
+      for (const auto& d : replies) bytes += d.size();
+      double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+      if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN) {
+        const auto& b = server_.last_batch();
+        logf(LOG_DEBUG, "netlink %u: batch of %zu bytes, %zu messages: %.2f ms (apply %.2f, gate %.2f, commit %.2f); "
+             "%zu replies, %zu bytes", s.portid, len, b.messages, ms, b.apply_ms, b.gate_ms, b.commit_ms,
+             replies.size(), bytes);
+      } else {
+        logf(LOG_DEBUG, "netlink %u: request type 0x%x flags 0x%x, %zu bytes: %.2f ms; %zu replies, %zu bytes",
+             s.portid, nlh->nlmsg_type, nlh->nlmsg_flags, len, ms, replies.size(), bytes);
+      }
+    }
+    for (auto& d : replies) queue(s, std::move(d));
   } catch (const std::exception& e) {
     // A front-end failure fails this request, never the daemon.
     logf(LOG_ERR, "nf_tables request from pid %d failed: %s", sender.pid, e.what());

@@ -153,7 +153,9 @@ void Server::handle_frame(Connection& c, Frame frame) {
     }
     if (verdict == PeerVerdict::kNoPermission) return refuse(EPERM);
     req->peer = c.peer().cred;
+    auto handle_start = std::chrono::steady_clock::now();
     SockoptReply reply = handler_.sockopt(*req);
+    auto handled = std::chrono::steady_clock::now();
     if (!req->set && reply.err == 0 && reply.data.size() > req->optlen) {
       // The kernel never writes past *optlen; a handler that would is a bug we must not pass on.
       logf(LOG_ERR, "handler answered %zu bytes for a %u-byte getsockopt(%d, %d)", reply.data.size(),
@@ -161,6 +163,15 @@ void Server::handle_frame(Connection& c, Frame frame) {
       return refuse(EIO);
     }
     c.queue(wire::encode_sockopt_reply(reply));
+    if (log_debug_enabled()) {
+      // Transport (the frame's first byte to its last), the handler, encoding the reply.
+      auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+      auto done = std::chrono::steady_clock::now();
+      logf(LOG_DEBUG, "sockopt %s level %d opt %d: %zu bytes in, received in %.2f ms, handled in %.2f ms, "
+                      "%zu+%zu bytes out, encoded in %.2f ms, err %d",
+           req->set ? "set" : "get", req->level, req->optname, req->data.size(), ms(c.frame_started(), handle_start),
+           ms(handle_start, handled), reply.data.size(), reply.old_counters.size(), ms(handled, done), reply.err);
+    }
   } catch (const std::exception& e) {
     // A handler failure fails one call, never the daemon.
     logf(LOG_ERR, "request from %s failed: %s", describe(c.peer()).c_str(), e.what());

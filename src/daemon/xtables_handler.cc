@@ -5,6 +5,7 @@
 #include "daemon/engine_table_sink.h"
 #include "daemon/kernel_table_names.h"
 #include "daemon/log.h"
+#include "daemon/reject_status.h"
 
 namespace nfjit::daemon {
 
@@ -45,15 +46,17 @@ std::string XtablesHandler::status() {
     out += std::string(t.family == ir::Family::Ipv6 ? "ip6" : "ip") + " " + t.table + ": ";
     if (t.bpf) {
       out += "BPF";
-      auto points = engine_.attachment_names(EngineTableSink::key_for(t.family, t.table));
+      // Each point with the id of the program in force there (it changes when that program is replaced).
+      auto points = engine_.program_ids(EngineTableSink::key_for(t.family, t.table));
       if (!points.empty()) {
         out += " at";
-        for (const auto& p : points) out += " " + p;
+        for (const auto& [p, id] : points) out += " " + p + " (prog " + std::to_string(id) + ")";
       }
     } else {
       out += "kernel ip_tables";
       if (!t.why.empty()) out += " (" + t.why + ")";
     }
+    out += RejectStatus::instance().describe(t.family, t.table, t.bpf);
     out += "\n";
   }
   // Tables the kernel holds that no client made through nfjit (created before it ran, or without it).

@@ -2,7 +2,10 @@
 
 #include <bpf/bpf.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <set>
 
 #include "runtime/attach.h"
@@ -25,6 +28,8 @@ struct Engine::Attachment {
   Fd counters, log, meta_map;
   std::map<std::string, Fd> sets;
   std::map<std::string, codegen::MapSpec> set_specs;
+  // The IR the program in the slot was compiled from (program_input); unknown after restore().
+  std::shared_ptr<const ir::Table> source;
 };
 
 struct Engine::Entry {
@@ -39,7 +44,72 @@ struct Prepared {
   std::string name;
   codegen::Program prog;
   LoadedProgram loaded;
+  std::shared_ptr<const ir::Table> source;  // what it was compiled from (program_input)
 };
+
+class Stopwatch {
+ public:
+  // Milliseconds since the previous lap (or construction).
+  double lap() {
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+std::string ms_text(double ms) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f ms", ms);
+  return b;
+}
+
+// The chains a program for base chain `base` is compiled from: the base chain and every chain it
+// reaches by jump or goto, in table order (codegen compiles exactly these).
+std::vector<const ir::Chain*> reachable_chains(const ir::Table& t, const std::map<std::string, size_t>& index,
+                                               const std::string& base) {
+  std::vector<bool> seen(t.chains.size(), false);
+  std::vector<size_t> todo;
+  if (auto it = index.find(base); it != index.end()) {
+    seen[it->second] = true;
+    todo.push_back(it->second);
+  }
+  while (!todo.empty()) {
+    size_t c = todo.back();
+    todo.pop_back();
+    for (const auto& r : t.chains[c].rules) {
+      if (r.action.kind != ir::ActionKind::Jump && r.action.kind != ir::ActionKind::Goto) continue;
+      auto it = index.find(r.action.target);
+      if (it == index.end() || seen[it->second]) continue;
+      seen[it->second] = true;
+      todo.push_back(it->second);
+    }
+  }
+  std::vector<const ir::Chain*> out;
+  for (size_t i = 0; i < t.chains.size(); ++i)
+    if (seen[i]) out.push_back(&t.chains[i]);
+  return out;
+}
+
+// What one attachment point's program depends on: the table's name, family and sets, and its chains.
+ir::Table program_input(const ir::Table& t, const std::vector<const ir::Chain*>& chains) {
+  ir::Table in{t.name, t.family, {}, t.sets};
+  in.chains.reserve(chains.size());
+  for (const auto* c : chains) in.chains.push_back(*c);
+  return in;
+}
+
+bool same_input(const ir::Table& stored, const ir::Table& t, const std::vector<const ir::Chain*>& chains) {
+  if (stored.name != t.name || stored.family != t.family || stored.chains.size() != chains.size() ||
+      stored.sets != t.sets)
+    return false;
+  for (size_t i = 0; i < chains.size(); ++i)
+    if (!(stored.chains[i] == *chains[i])) return false;
+  return true;
+}
 
 std::string describe(const ir::Table& t, const std::string& chain, const codegen::AttachPoint& at) {
   return "table '" + t.name + "' chain '" + chain + "' at " + attach_point_name(at);
@@ -111,17 +181,15 @@ Result<std::vector<std::pair<std::string, codegen::AttachPoint>>> plan(const ir:
   return out;
 }
 
-// Reads the counters of one attachment's current program into `totals`.
-Result<void> add_counters(const AttachmentMeta& meta, int counters_fd, CounterTotals& totals) {
-  if (counters_fd < 0 || meta.slots.empty()) return {};
+// Reads the counters of one attachment's current program (its slots copied from the meta).
+Result<ProgramCounters> read_program(const AttachmentMeta& meta, int counters_fd) {
+  ProgramCounters pc;
+  if (counters_fd < 0 || meta.slots.empty()) return pc;
   auto vals = read_counters(counters_fd, static_cast<uint32_t>(meta.slots.size()));
   if (!vals) return vals.error();
-  for (size_t i = 0; i < meta.slots.size(); ++i) {
-    auto& t = totals[{meta.slots[i].chain, meta.slots[i].rule}];
-    t.packets += (*vals)[i].packets;
-    t.bytes += (*vals)[i].bytes;
-  }
-  return {};
+  pc.slots = meta.slots;
+  pc.values = std::move(*vals);
+  return pc;
 }
 
 codegen::MapSpec spec_of_map(int fd, const std::string& set_name) {
@@ -175,15 +243,58 @@ Engine::~Engine() = default;  // closing fds never detaches a pinned link; unpin
 
 std::string Engine::dir_of(const std::string& key) const { return opt_.bpffs + "/" + key; }
 
+CounterTotals totals_of(const std::vector<ProgramCounters>& programs) {
+  CounterTotals t;
+  for (const auto& p : programs)
+    for (size_t i = 0; i < p.slots.size() && i < p.values.size(); ++i) {
+      auto& v = t[{p.slots[i].chain, p.slots[i].rule}];
+      v.packets += p.values[i].packets;
+      v.bytes += p.values[i].bytes;
+    }
+  return t;
+}
+
 Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& table, const Placement& placement) {
+  auto r = install_impl(key, table, placement, false);
+  if (!r) return r.error();
+  return totals_of(r->old);
+}
+
+Result<InstallReport> Engine::update(const std::string& key, const ir::Table& table, const Placement& placement) {
+  return install_impl(key, table, placement, true);
+}
+
+Result<InstallReport> Engine::install_impl(const std::string& key, const ir::Table& table, const Placement& placement,
+                                           bool keep_unchanged) {
   if (key.empty() || key.find('/') != std::string::npos || key[0] == '.')
     return make_error(EINVAL, "invalid ruleset key '" + key + "'");
   if (!opt_.compile) return make_error(EINVAL, "engine has no compiler");
+  Stopwatch clock;
+  InstallReport report;
   auto points = plan(table, placement);
   if (!points) return points.error();
 
-  // 1. Compile and load everything. Nothing in the kernel's packet path changes yet.
+  Entry* entry = nullptr;
+  if (auto it = entries_.find(key); it != entries_.end()) entry = it->second.get();
+  std::map<std::string, size_t> chain_index;
+  for (size_t i = 0; i < table.chains.size(); ++i) chain_index.emplace(table.chains[i].name, i);
+
+  // 1. Compile and load everything that changed. Nothing in the kernel's packet path changes yet.
+  //    A point whose program would come from the same IR as the one in force keeps that program.
   std::vector<Prepared> ready;
+  std::set<std::string> kept;
+  double compile_ms = 0, load_ms = 0;
+  // Rate-limit state is one map for all the table's programs (codegen::MapSpec::shared): the first
+  // program loaded creates it, the others reuse it. A table with limits therefore reloads every point
+  // together, so that no kept program goes on using an older map.
+  std::map<std::string, int> shared_maps;
+  LoadOptions load_opt;
+  load_opt.shared = &shared_maps;
+  bool has_limits = false;
+  for (const auto& c : table.chains)
+    for (const auto& r : c.rules)
+      for (const auto& m : r.matches) has_limits |= std::holds_alternative<ir::LimitMatch>(m.m);
+  if (has_limits) keep_unchanged = false;
   for (auto& [chain, at] : *points) {
     std::string where = describe(table, chain, at);
     if (at.kind != codegen::AttachKind::Netfilter) {
@@ -191,12 +302,28 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
       if (!idx) return wrap(idx.error(), where);
       at.ifindex = *idx;
     }
+    auto chains = reachable_chains(table, chain_index, chain);
+    std::string name = attach_point_name(at);
+    if (keep_unchanged && entry) {
+      auto old = entry->points.find(name);
+      if (old != entry->points.end() && old->second.source && old->second.prog.valid() &&
+          old->second.meta.at.ifindex == at.ifindex && same_input(*old->second.source, table, chains)) {
+        kept.insert(name);
+        continue;
+      }
+    }
+    Stopwatch one;
     auto prog = opt_.compile(table, chain, at);
     if (!prog) return wrap(prog.error(), where);
-    auto loaded = load_program(*prog);
+    compile_ms += one.lap();
+    auto loaded = load_program(*prog, load_opt);
     if (!loaded) return wrap(loaded.error(), where);
-    ready.push_back(Prepared{chain, attach_point_name(at), std::move(prog.value()), std::move(loaded.value())});
+    load_ms += one.lap();
+    ready.push_back(Prepared{chain, name, std::move(prog.value()), std::move(loaded.value()),
+                             std::make_shared<const ir::Table>(program_input(table, chains))});
   }
+  report.timings = "plan " + ms_text(clock.lap() - compile_ms - load_ms) + ", compile " + ms_text(compile_ms) +
+                   ", map creation and load " + ms_text(load_ms);
 
   // Conntrack must already run when the first packet reaches a program that reads its state.
   const bool uses_ct = reads_conntrack(table);
@@ -205,9 +332,6 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
       ct_users_.erase(key);
       return make_error(ok.error().err, "cannot turn conntrack on for '" + key + "': " + ok.error().message);
     }
-
-  Entry* entry = nullptr;
-  if (auto it = entries_.find(key); it != entries_.end()) entry = it->second.get();
 
   // 2. Points this key already has must take the new program type; new points get a dispatcher whose
   //    slot is filled before it is attached, so it never runs empty.
@@ -262,6 +386,7 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
       if (auto r = pin_replace(a.link.get(), d + "/link"); !r) return r.error();
     }
   }
+  report.timings += ", attach new points " + ms_text(clock.lap());
 
   // 4. Swap the slots of points that already existed. Roll back the ones done if one fails.
   std::vector<Attachment*> swapped;
@@ -275,20 +400,28 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
     swapped.push_back(&a);
   }
   guard.armed = false;
+  report.timings += ", swap " + ms_text(clock.lap());
 
-  // 5. The old version is out of every slot: read its final counters, then adopt the new maps.
-  CounterTotals old;
+  // 5. The old version is out of every slot: read its final counters (and the kept programs' current
+  //    ones, which go on counting), then adopt the new maps.
   if (entry)
-    for (auto& [name, a] : entry->points) (void)add_counters(a.meta, a.counters.get(), old);
+    for (auto& [name, a] : entry->points) {
+      auto pc = read_program(a.meta, a.counters.get());
+      if (!pc) continue;
+      if (kept.count(name)) report.carried.push_back(*pc);
+      report.old.push_back(std::move(*pc));
+    }
+  report.timings += ", read old counters " + ms_text(clock.lap());
   if (!entry) {
     entries_[key] = std::make_unique<Entry>();
     entry = entries_[key].get();
   }
   for (auto& [name, a] : fresh) entry->points.emplace(name, std::move(a));
-  std::set<std::string> wanted;
+  std::set<std::string> wanted = kept;
   std::vector<std::string> pin_errors;
   for (auto& p : ready) {
     wanted.insert(p.name);
+    report.loaded.push_back(p.name);
     Attachment& a = entry->points.at(p.name);
     a.meta.at = p.prog.attach;
     a.meta.prog_type = p.prog.prog_type;
@@ -296,6 +429,7 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
     a.meta.slots = p.prog.counters;
     a.meta.logs = p.prog.logs;
     a.prog = std::move(p.loaded.prog);
+    a.source = std::move(p.source);
     a.counters.reset();
     a.log.reset();
     a.sets.clear();
@@ -328,6 +462,8 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
       pin(a.meta_map, "meta");
     }
   }
+  report.kept.assign(kept.begin(), kept.end());
+  report.timings += ", meta and pins " + ms_text(clock.lap());
   // 6. Points the new version no longer uses: their rules now run elsewhere (the new links were made
   //    first), so detaching them never leaves a packet unfiltered.
   for (auto it = entry->points.begin(); it != entry->points.end();) {
@@ -337,12 +473,14 @@ Result<CounterTotals> Engine::install(const std::string& key, const ir::Table& t
     }
     (void)link_detach(it->second.link.get());
     if (!opt_.bpffs.empty()) remove_tree(dir_of(key) + "/" + it->first);
+    report.removed.push_back(it->first);
     it = entry->points.erase(it);
   }
   if (!uses_ct) (void)track_conntrack_user(key, false);
+  report.timings += ", detach " + ms_text(clock.lap());
   if (!pin_errors.empty())
     return make_error(EIO, "installed, but pinning failed (a restart would lose state): " + pin_errors.front());
-  return old;
+  return report;
 }
 
 Result<void> Engine::remove(const std::string& key) {
@@ -360,12 +498,21 @@ Result<void> Engine::remove(const std::string& key) {
 }
 
 Result<CounterTotals> Engine::counters(const std::string& key) const {
+  auto p = program_counters(key);
+  if (!p) return p.error();
+  return totals_of(*p);
+}
+
+Result<std::vector<ProgramCounters>> Engine::program_counters(const std::string& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return make_error(ENOENT, "no ruleset '" + key + "' installed");
-  CounterTotals t;
-  for (const auto& [name, a] : it->second->points)
-    if (auto r = add_counters(a.meta, a.counters.get(), t); !r) return wrap(r.error(), name);
-  return t;
+  std::vector<ProgramCounters> out;
+  for (const auto& [name, a] : it->second->points) {
+    auto r = read_program(a.meta, a.counters.get());
+    if (!r) return wrap(r.error(), name);
+    out.push_back(std::move(*r));
+  }
+  return out;
 }
 
 Result<void> Engine::update_set(const std::string& key, const ir::Set& set, const std::vector<ir::SetElement>& add,
@@ -458,6 +605,20 @@ std::vector<std::string> Engine::attachment_names(const std::string& key) const 
   std::vector<std::string> out;
   if (auto it = entries_.find(key); it != entries_.end())
     for (const auto& [n, a] : it->second->points) out.push_back(n);
+  return out;
+}
+
+std::map<std::string, uint32_t> Engine::program_ids(const std::string& key) const {
+  std::map<std::string, uint32_t> out;
+  if (auto it = entries_.find(key); it != entries_.end())
+    for (const auto& [n, a] : it->second->points) {
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      uint32_t id = 0;
+      if (a.prog.valid() && bpf_obj_get_info_by_fd(a.prog.get(), &info, &len) == 0) id = info.id;
+      else id = slot_prog_id(a.progs.get());
+      out[n] = id;
+    }
   return out;
 }
 

@@ -27,6 +27,7 @@
 #include "codegen/program.h"
 #include "ir/ir.h"
 #include "nfjit/result.h"
+#include "runtime/counters.h"
 #include "runtime/fd.h"
 
 namespace nfjit::runtime {
@@ -59,6 +60,19 @@ using SetEncodeFn = std::function<Result<std::vector<MapEntry>>(const codegen::M
 // key (an inet table's IPv4 and IPv6 programs add up).
 using CounterKey = std::pair<std::string, int32_t>;
 using CounterTotals = std::map<CounterKey, codegen::CounterValue>;
+CounterTotals totals_of(const std::vector<ProgramCounters>& programs);
+
+// What Engine::update did, point by point, and the counters the caller needs to carry them over.
+struct InstallReport {
+  // Every program of the version that was in force, read once the new one is: a replaced program's
+  // final values, a kept program's values at that moment (sum_for_slots() adds them up per slot).
+  std::vector<ProgramCounters> old;
+  // The kept programs' part of `old`: they go on counting from there, so the new version's counters
+  // start at these values instead of 0 (a program loaded by this install starts at 0).
+  std::vector<ProgramCounters> carried;
+  std::vector<std::string> loaded, kept, removed;  // attachment point names
+  std::string timings;                              // "compile 2.10 ms, load 8.00 ms, ..." (debug logs)
+};
 
 struct EngineOptions {
   CompileFn compile;
@@ -78,10 +92,18 @@ class Engine {
   // On failure nothing changed and the Error names the chain and rule.
   Result<CounterTotals> install(const std::string& key, const ir::Table& table, const Placement& placement = {});
 
+  // Like install(), but an attachment point whose program would be compiled from exactly the same IR
+  // (its base chain, every chain it reaches, the table's sets, the same attachment point) keeps the
+  // program in force, with its counters: changing INPUT does not recompile or swap FORWARD and OUTPUT.
+  // The report says which points were loaded and kept, and what the caller must carry over.
+  Result<InstallReport> update(const std::string& key, const ir::Table& table, const Placement& placement = {});
+
   // Detaches and unpins everything of `key`.
   Result<void> remove(const std::string& key);
 
   Result<CounterTotals> counters(const std::string& key) const;
+  // The same, program by program (cheaper for many slots: see sum_for_slots()).
+  Result<std::vector<ProgramCounters>> program_counters(const std::string& key) const;
 
   // Adds / deletes elements of set `set` in every program of `key` that has it.
   Result<void> update_set(const std::string& key, const ir::Set& set, const std::vector<ir::SetElement>& add,
@@ -94,6 +116,9 @@ class Engine {
 
   // The attachment point names of a key ("nf-ipv4-input-p0", ...), for status output and tests.
   std::vector<std::string> attachment_names(const std::string& key) const;
+  // The id of the program in each attachment point's slot (as `bpftool prog show id N` knows it), by
+  // point name: it changes exactly when the point's program was replaced.
+  std::map<std::string, uint32_t> program_ids(const std::string& key) const;
 
   // Log rings of the current programs, with what their log ids mean, for a LogReader.
   struct LogRing {
@@ -112,6 +137,8 @@ class Engine {
   // namespace (conntrack_enabler.h). After restore() every adopted key counts, since its IR is unknown.
   std::set<std::string> ct_users_;
   Result<void> track_conntrack_user(const std::string& key, bool uses);
+  Result<InstallReport> install_impl(const std::string& key, const ir::Table& table, const Placement& placement,
+                                     bool keep_unchanged);
 
   std::string dir_of(const std::string& key) const;
 };

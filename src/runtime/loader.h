@@ -1,6 +1,7 @@
 // Creates a Program's maps, patches their fds into its instructions, and loads it into the kernel.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct LoadedProgram {
 
 struct LoadOptions {
   uint32_t log_level = 0;     // 0: log only on failure (retried with level 1); 1/2: always
+  // Maps with MapSpec::shared set: name -> fd of the map already created for another program of the
+  // same table (reused, not written); maps created here are added. Null: every map is created.
+  std::map<std::string, int>* shared = nullptr;
 };
 
 // On a verifier refusal the Error carries EINVAL/EACCES/... and the tail of the verifier log.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "codegen/log_record.h"
+#include "codegen/reject_record.h"
 #include "runtime/log_format.h"
 
 namespace nfjit::runtime {
@@ -24,6 +25,12 @@ void LogReader::reset() {
 
 int LogReader::on_record(void* ctx, void* data, size_t size) {
   auto* c = static_cast<Ctx*>(ctx);
+  uint32_t first = 0;
+  if (size >= sizeof first) std::memcpy(&first, data, sizeof first);
+  if (first == codegen::kRejectRecordMagic) {
+    if (c->self->reject_sink_) c->self->reject_sink_(static_cast<const uint8_t*>(data), size);
+    return 0;
+  }
   if (size < sizeof(codegen::LogRecord)) return 0;  // not ours: ignore rather than stop the ring
   codegen::LogRecord rec;
   std::memcpy(&rec, data, sizeof rec);

@@ -22,6 +22,11 @@ class LogReader {
   LogReader(const LogReader&) = delete;
   LogReader& operator=(const LogReader&) = delete;
 
+  // REJECT records (codegen/reject.h) share the LOG rings; they go to this sink (whole record: the
+  // 64-byte head and the packet bytes). Without a sink they are ignored.
+  using RejectSink = std::function<void(const uint8_t* record, size_t size)>;
+  void set_reject_sink(RejectSink sink) { reject_sink_ = std::move(sink); }
+
   // Adds a ring (the engine's Engine::log_rings()). `logs` must outlive the reader or the next reset().
   Result<void> add(int ring_fd, const std::vector<ir::LogAction>* logs);
   // Forgets every ring (after an install replaced the programs, re-add the new rings).
@@ -38,6 +43,7 @@ class LogReader {
   };
   static int on_record(void* ctx, void* data, size_t size);
   Sink sink_;
+  RejectSink reject_sink_;
   ring_buffer* rb_ = nullptr;
   std::vector<Ctx*> ctxs_;
 };

@@ -42,5 +42,14 @@ TEST(DaemonConfig, MistakesAreNamed) {
   EXPECT_FALSE(parse({"--xdp="}));
 }
 
+TEST(DaemonConfig, RejectMode) {
+  EXPECT_FALSE(parse({})->reject_in_kernel);  // userspace replies by default (docs/reject.md)
+  EXPECT_TRUE(parse({"--reject=kernel"})->reject_in_kernel);
+  EXPECT_FALSE(parse({"--reject", "userspace"})->reject_in_kernel);
+  auto bad = parse({"--reject=tc"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "--reject needs 'userspace' or 'kernel', not 'tc'");
+}
+
 }  // namespace
 }  // namespace nfjit::daemon

@@ -79,12 +79,12 @@ inline std::vector<uint8_t> cat(std::vector<uint8_t> a, const std::vector<uint8_
 }
 
 // The Engine's compiler: the real code generator with the running kernel's BTF.
-inline runtime::CompileFn real_compiler() {
+inline runtime::CompileFn real_compiler(const codegen::CompileOptions& opt = {}) {
   auto btf = codegen::KernelBtf::load();
   if (!btf) throw std::runtime_error(btf.error().message);
   auto shared = std::make_shared<codegen::KernelBtf>(std::move(*btf));
-  return [shared](const ir::Table& t, const std::string& chain, const codegen::AttachPoint& at) {
-    return codegen::compile(t, chain, at, *shared);
+  return [shared, opt](const ir::Table& t, const std::string& chain, const codegen::AttachPoint& at) {
+    return codegen::compile(t, chain, at, *shared, opt);
   };
 }
 

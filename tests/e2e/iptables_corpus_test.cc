@@ -169,8 +169,8 @@ INSTANTIATE_TEST_SUITE_P(
                     Corpus{"ipt_fail2ban_ssh_puppet_fixture.rules", 4, "eth0", {"filter:bpf"}},
                     // -j TCPMSS (FORWARD): no IR action rewrites TCP options
                     Corpus{"ipt_2003_ppp_wlan_gateway.rules", 4, "ppp0", {"filter:kernel"}},
-                    // -j REJECT at INPUT: a BPF_NETFILTER program cannot emit the ICMP error
-                    Corpus{"ipt_ferm_dmz_router.rules", 4, "eth0", {"filter:kernel", "nat:kernel"}},
+                    // -j REJECT at INPUT: BPF drops, nfjitd sends the ICMP error (docs/reject.md)
+                    Corpus{"ipt_ferm_dmz_router.rules", 4, "eth0", {"filter:bpf", "nat:kernel"}},
                     Corpus{"ip6t_synology_nas.rules", 6, "eth0", {"filter:bpf"}},
                     // -m rt --rt-type 0: no IR field for the routing header
                     Corpus{"ip6t_ufw_before6.rules", 6, "eth0", {"filter:kernel"}}),

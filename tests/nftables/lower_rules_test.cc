@@ -143,7 +143,8 @@ struct Builder {
     r.handle = t->alloc_handle();
     r.exprs = make_rule();
     for (auto* e : exprs) nftnl_rule_add_expr(r.exprs.get(), e);
-    t->chain(chain)->rules.push_back(r);
+    ChainObj* c = t->chain(chain);
+    t->insert_rule(*c, c->rules.size(), r);
     return r.handle;
   }
   struct El {
@@ -167,9 +168,10 @@ struct Builder {
       if (e.flags) nftnl_set_elem_set_u32(eo.elem.get(), NFTNL_SET_ELEM_FLAGS, e.flags);
       if (e.verdict) nftnl_set_elem_set_u32(eo.elem.get(), NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(*e.verdict));
       if (e.chain) nftnl_set_elem_set_str(eo.elem.get(), NFTNL_SET_ELEM_CHAIN, e.chain);
-      s.elems.push_back(eo);
+      eo.id = std::to_string(s.elems.size());  // unique: the lowering never looks at ids
+      s.elems.add(eo);
     }
-    t->sets.push_back(s);
+    t->add_set(s);
   }
   LoweredTable lower() {
     auto r = lower_table(store, t->family, "t");
@@ -502,4 +504,46 @@ TEST(NftLower, XtCompatTarget) {
 }
 
 }  // namespace
+// Lowering again with the previous result (LowerCache, as nfjitd does after every change) gives exactly
+// what a fresh lowering gives, after rules were inserted in the middle, deleted and added, and a chain
+// became reachable; unchanged rules' IR is taken from the previous result, not lowered again.
+TEST(NftLower, CacheGivesWhatAFreshLoweringGives) {
+  Builder b(NFPROTO_IPV4);
+  b.chain("input");
+  b.chain("sub", std::nullopt);
+  auto addr_rule = [](int i) {
+    std::string a = "198.18." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+    return std::vector<nftnl_expr*>{nh(12, 4), cmp(NFT_CMP_EQ, ip4(a.c_str())), counter(), verdict(NF_DROP)};
+  };
+  for (int i = 0; i < 300; ++i) b.rule("input", addr_rule(i));
+  for (int i = 0; i < 20; ++i) b.rule("sub", {meta(NFT_META_IIFNAME), cmp(NFT_CMP_EQ, ifname("eth0")), counter()});
+  LowerCache cache;
+  auto first = lower_table(b.store, NFPROTO_IPV4, "t", nullptr, &cache);
+  ASSERT_TRUE(first.ok());
+  LoweredTable kept = std::move(first).value();
+  EXPECT_EQ(cache.entries.size(), 320u);
+
+  ChainObj& in = *b.t->chain("input");
+  RuleObj r;
+  r.handle = b.t->alloc_handle();
+  r.exprs = make_rule();
+  for (auto* e : addr_rule(1000)) nftnl_rule_add_expr(r.exprs.get(), e);
+  b.t->insert_rule(in, 5, r);
+  b.t->erase_rule(in, 100);
+  b.rule("input", {verdict(NFT_JUMP, "sub")});
+
+  cache.source = &kept;
+  auto again = lower_table(b.store, NFPROTO_IPV4, "t", nullptr, &cache);
+  auto fresh = lower_table(b.store, NFPROTO_IPV4, "t");
+  ASSERT_TRUE(again.ok() && fresh.ok());
+  EXPECT_TRUE(again->table == fresh->table) << "the cached lowering differs from a fresh one";
+  EXPECT_EQ(again->rules, fresh->rules);
+  EXPECT_EQ(again->counters, fresh->counters);
+  // Unchanged input rules were moved over from the previous result (its IR rules are left empty); the
+  // sub chain's rules are reachable from input now, so they were lowered again and stay in `kept`.
+  const auto& old_in = kept.table.find_chain("input")->rules;
+  EXPECT_TRUE(old_in[0].origin.empty() && old_in[0].matches.empty());
+  EXPECT_FALSE(kept.table.find_chain("sub")->rules[0].origin.empty());
+}
+
 }  // namespace nfjit::nft::test

@@ -293,10 +293,18 @@ TEST_F(Features, MarkIsWrittenAtTcAndRefusedElsewhere) {
   EXPECT_NE(nf.error().message.find("-j MARK --set-xmark 0x5/0xff"), std::string::npos);
   auto xdp = codegen::compile(table_of(Family::Ipv4, {base_chain("INPUT", {mark})}), "INPUT", dev_at(AttachKind::Xdp), kernel_btf());
   EXPECT_FALSE(xdp.ok());
+  // REJECT runs at netfilter hooks (a record for nfjitd, then DROP: docs/reject.md), never at XDP/TC.
   Rule rej = rule("-A INPUT -j REJECT", {}, ActionKind::Reject);
-  auto r = codegen::compile(table_of(Family::Ipv4, {base_chain("INPUT", {rej})}), "INPUT", nf_at(4), kernel_btf());
+  auto rn = codegen::compile(table_of(Family::Ipv4, {base_chain("INPUT", {rej})}), "INPUT", nf_at(4), kernel_btf());
+  EXPECT_TRUE(rn.ok()) << rn.error().message;
+  auto lr = load(table_of(Family::Ipv4, {base_chain("INPUT", {rej})}), "INPUT", nf_at(4));
+  ASSERT_TRUE(lr) << "the verifier accepts the REJECT record";
+  EXPECT_EQ(lr->run(pkt(4, 17)), lr->drop());
+  auto r = codegen::compile(table_of(Family::Ipv4, {base_chain("INPUT", {rej})}), "INPUT", dev_at(AttachKind::Xdp), kernel_btf());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().message, "cannot lower at netfilter ipv4 input hook: rule '-A INPUT -j REJECT': REJECT needs to emit a packet");
+  EXPECT_EQ(r.error().err, EOPNOTSUPP);
+  EXPECT_NE(r.error().message.find("rule '-A INPUT -j REJECT': REJECT is not lowered at XDP/TC"), std::string::npos)
+      << r.error().message;
 }
 
 TEST_F(Features, InterfaceNames) {

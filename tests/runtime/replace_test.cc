@@ -129,21 +129,22 @@ TEST(Replace, FailedInstallLeavesTheOldVersion) {
                                 {test::length_rule(len, ActionKind::Drop)});
   ASSERT_TRUE(engine.install("t", old).ok());
   // New version: a valid INPUT chain plus an OUTPUT chain the compiler refuses (a netfilter-hook program
-  // cannot emit the packet REJECT needs).
+  // cannot write skb->mark).
   auto bad = old;
   bad.chains[0].rules.clear();
   ir::Chain out;
   out.name = "out";
   out.base = ir::BaseChain{Hook::Output, 3, ir::Policy::Accept, {}};
   ir::Rule weird;
-  weird.origin = "-A OUTPUT -j REJECT";
-  weird.action.kind = ir::ActionKind::Reject;
+  weird.origin = "-A OUTPUT -j MARK --set-mark 1";
+  weird.action.kind = ir::ActionKind::SetMark;
+  weird.action.mark_value = 1;
   out.rules.push_back(weird);
   bad.chains.push_back(out);
   auto r = engine.install("t", bad);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("chain 'out'"), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().message.find("-A OUTPUT -j REJECT"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("-A OUTPUT -j MARK --set-mark 1"), std::string::npos) << r.error().message;
   EXPECT_FALSE(flow.round_trip(kPayload, 300)) << "the old version (drop) must still be attached";
   auto c = engine.counters("t");
   ASSERT_TRUE(c.ok());

@@ -9,15 +9,21 @@ namespace nfjit::xt::test {
 
 class RecordingSink : public TableSink {
  public:
-  Result<void> install(ir::Family f, const std::string& t, const ir::Table& lowered) override {
+  Result<InstallCounters> install(ir::Family f, const std::string& t, const ir::Table& lowered,
+                                  const std::vector<codegen::CounterSlot>& old_slots,
+                                  const std::vector<codegen::CounterSlot>& new_slots) override {
     if (fail_next) {
       fail_next = false;
       return make_error(EOPNOTSUPP, "sink refused");
     }
+    InstallCounters out;
+    auto old = counters(f, t, old_slots);  // read "after the swap": the old program's final values
+    out.old = *old;
     installed[{f, t}] = lowered;
     counters_[{f, t}].clear();  // a new program counts from zero
+    out.start.assign(new_slots.size(), codegen::CounterValue{});
     ++installs;
-    return {};
+    return out;
   }
   Result<void> remove(ir::Family f, const std::string& t) override {
     installed.erase({f, t});

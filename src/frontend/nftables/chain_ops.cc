@@ -171,7 +171,7 @@ Status del_chain(Transaction& tx, const Transaction::Msg& m, bool destroy) {
   // Rules go with the chain; jumps from elsewhere keep it alive.
   uint32_t use = t->chain_use(*c) - c->rules.size();
   if (use > 0) return nl_error(EBUSY, attr);
-  while (!c->rules.empty()) remove_rule(tx, m, *t, *c, 0);
+  remove_all_rules(tx, m, *t, *c);
   notify_chain(tx, m, NFT_MSG_DELCHAIN, *t, *c);
   t->chains.erase(t->chains.begin() + (c - t->chains.data()));
   tx.mark_changed();

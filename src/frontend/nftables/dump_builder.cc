@@ -136,13 +136,13 @@ void put_set(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t, c
 }
 
 void put_elems(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t, const SetObj& s,
-               const std::vector<ElemObj>& elems, size_t first, size_t last, uint64_t now_ms) {
+               std::span<const ElemObj* const> elems, uint64_t now_ms) {
   nlmsghdr* nlh = w.begin(type, h.flags, h.seq, h.portid, t.family, h.res_id);
   mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, t.name.c_str());
   mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s.name.c_str());
   nlattr* list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-  for (size_t i = first; i < last; ++i) {
-    nftnl_set_elem* e = elems[i].elem.get();
+  for (const ElemObj* eo : elems) {
+    nftnl_set_elem* e = eo->elem.get();
     nlattr* one = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
     uint32_t len = 0;
     if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_KEY)) {
@@ -171,7 +171,7 @@ void put_elems(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t,
       put_u32(nlh, NFTA_SET_ELEM_FLAGS, nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS));
     if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT)) {
       put_u64(nlh, NFTA_SET_ELEM_TIMEOUT, nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT));
-      uint64_t left = elems[i].expires_at_ms > now_ms ? elems[i].expires_at_ms - now_ms : 0;
+      uint64_t left = eo->expires_at_ms > now_ms ? eo->expires_at_ms - now_ms : 0;
       put_u64(nlh, NFTA_SET_ELEM_EXPIRATION, left);
     }
     if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) {

@@ -3,6 +3,8 @@
 // notifications alike.
 #pragma once
 
+#include <span>
+
 #include "frontend/nftables/counters.h"
 #include "frontend/nftables/netlink_msg.h"
 #include "frontend/nftables/store.h"
@@ -22,9 +24,9 @@ void put_chain(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t,
 void put_rule(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t, const ChainObj& c,
               const RuleObj& r, const CounterSource* counters, uint64_t prev_handle = 0);
 void put_set(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t, const SetObj& s);
-// Elements [first, last) of `s` in one message.
+// Elements of `s` in one message.
 void put_elems(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t, const SetObj& s,
-               const std::vector<ElemObj>& elems, size_t first, size_t last, uint64_t now_ms);
+               std::span<const ElemObj* const> elems, uint64_t now_ms);
 void put_obj(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t, const ObjObj& o);
 void put_flowtable(MsgWriter& w, uint16_t type, const MsgHead& h, const TableObj& t,
                    const FlowtableObj& f);

@@ -98,18 +98,17 @@ Status NftServer::dump(const nlmsghdr* nlh, const Peer& peer, std::vector<Datagr
       const SetObj* s = t->set(attr_str(a[NFTA_SET_ELEM_LIST_SET]));
       if (!s) return nl_error(ENOENT, a[NFTA_SET_ELEM_LIST_SET]);
       uint64_t now = now_ms();
-      std::vector<ElemObj> live;
+      std::vector<const ElemObj*> live;
+      live.reserve(s->elems.size());
       for (const auto& e : s->elems)
-        if (!e.expires_at_ms || e.expires_at_ms > now) live.push_back(e);
+        if (!e.expires_at_ms || e.expires_at_ms > now) live.push_back(&e);
       // nf_tables_dump_set() emits one message per skb-full of elements, and a last, empty one.
-      size_t i = 0;
-      while (i < live.size()) {
-        size_t n = std::min<size_t>(live.size() - i, 256);
-        put_elems(w, NFT_MSG_NEWSETELEM, h, *t, *s, live, i, i + n, now);
-        i += n;
+      std::span<const ElemObj* const> all(live);
+      for (size_t i = 0; i < live.size(); i += 256) {
+        put_elems(w, NFT_MSG_NEWSETELEM, h, *t, *s, all.subspan(i, std::min<size_t>(live.size() - i, 256)), now);
         pk.flush();
       }
-      put_elems(w, NFT_MSG_NEWSETELEM, h, *t, *s, live, 0, 0, now);
+      put_elems(w, NFT_MSG_NEWSETELEM, h, *t, *s, {}, now);
       pk.finish(nlh->nlmsg_seq, peer.portid, false);
       return std::nullopt;
     }
@@ -139,6 +138,7 @@ Status NftServer::dump(const nlmsghdr* nlh, const Peer& peer, std::vector<Datagr
 }
 
 Status NftServer::get_one(const nlmsghdr* nlh, const Peer& peer, std::vector<Datagram>& out) {
+  if (dump_begin_) dump_begin_();
   uint8_t family = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh))->nfgen_family;
   Attrs a = Attrs::parse(nlh);
   MsgHead h{0, nlh->nlmsg_seq, peer.portid, static_cast<uint16_t>(store_.genid & 0xffff)};

@@ -10,13 +10,60 @@ namespace {
 // Room for the largest single message we build; the kernel itself caps a dump message at a page-ish
 // skb, and a rule with many expressions stays far below this.
 constexpr size_t kMaxMsg = 1 << 18;
+
+// One zeroed scratch area per thread, lent to one open message at a time.
+struct Scratch {
+  std::vector<uint8_t> bytes = std::vector<uint8_t>(kMaxMsg);
+  bool lent = false;
+};
+thread_local Scratch t_scratch;
 }  // namespace
+
+MsgWriter::MsgWriter(MsgWriter&& o) noexcept
+    : buf_(std::move(o.buf_)), scratch_(o.scratch_), own_scratch_(o.own_scratch_), cur_(o.cur_) {
+  o.scratch_ = nullptr;
+  o.cur_ = nullptr;
+}
+
+MsgWriter& MsgWriter::operator=(MsgWriter&& o) noexcept {
+  if (this != &o) {
+    release_scratch();
+    buf_ = std::move(o.buf_);
+    scratch_ = o.scratch_;
+    own_scratch_ = o.own_scratch_;
+    cur_ = o.cur_;
+    o.scratch_ = nullptr;
+    o.cur_ = nullptr;
+  }
+  return *this;
+}
+
+MsgWriter::~MsgWriter() { release_scratch(); }
+
+void MsgWriter::release_scratch() {
+  if (!scratch_) return;
+  if (own_scratch_) {
+    delete[] scratch_;
+  } else {
+    std::memset(scratch_, 0, kMaxMsg);  // abandoned mid-message: how much was written is unknown
+    t_scratch.lent = false;
+  }
+  scratch_ = nullptr;
+  cur_ = nullptr;
+}
 
 nlmsghdr* MsgWriter::begin(uint16_t type, uint16_t flags, uint32_t seq, uint32_t portid, uint8_t family,
                            uint16_t res_id) {
-  cur_off_ = buf_.size();
-  buf_.resize(cur_off_ + kMaxMsg);
-  cur_ = mnl_nlmsg_put_header(buf_.data() + cur_off_);
+  release_scratch();
+  if (!t_scratch.lent) {
+    t_scratch.lent = true;
+    scratch_ = t_scratch.bytes.data();
+    own_scratch_ = false;
+  } else {
+    scratch_ = new uint8_t[kMaxMsg]();
+    own_scratch_ = true;
+  }
+  cur_ = mnl_nlmsg_put_header(scratch_);
   cur_->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
   cur_->nlmsg_flags = flags;
   cur_->nlmsg_seq = seq;
@@ -30,9 +77,18 @@ nlmsghdr* MsgWriter::begin(uint16_t type, uint16_t flags, uint32_t seq, uint32_t
 
 void MsgWriter::end() {
   size_t len = cur_->nlmsg_len;
-  strip_nested_flag(buf_.data() + cur_off_ + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)),
+  strip_nested_flag(scratch_ + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(nfgenmsg)),
                     len - NLMSG_HDRLEN - NLMSG_ALIGN(sizeof(nfgenmsg)));
-  buf_.resize(cur_off_ + NLMSG_ALIGN(len));
+  size_t aligned = NLMSG_ALIGN(len);
+  buf_.insert(buf_.end(), scratch_, scratch_ + aligned);
+  if (own_scratch_) {
+    delete[] scratch_;
+  } else {
+    // Everything a message writes lies inside its length: zeroing that restores the scratch area.
+    std::memset(scratch_, 0, aligned);
+    t_scratch.lent = false;
+  }
+  scratch_ = nullptr;
   cur_ = nullptr;
 }
 

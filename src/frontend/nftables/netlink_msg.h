@@ -46,8 +46,17 @@ inline NlError nl_error(int err, const nlattr* bad = nullptr, std::string msg = 
 // Appends nf_tables messages into one growing buffer. Each message starts with begin() and is closed by
 // end(), which trims it to its real length and strips NLA_F_NESTED from every nest (the kernel's dumps
 // use nla_nest_start_noflag; libmnl always sets the flag).
+//
+// A message is built in a zeroed scratch area big enough for any message (libmnl writes without bounds
+// checks and older libmnl leaves attribute padding as it finds it) and copied out at end(), so the
+// buffer holds exactly the bytes written: building 100,000 one-element events costs their bytes, not
+// 100,000 scratch areas.
 class MsgWriter {
  public:
+  MsgWriter() = default;
+  MsgWriter(MsgWriter&& o) noexcept;
+  MsgWriter& operator=(MsgWriter&& o) noexcept;
+  ~MsgWriter();
   // type: NFT_MSG_*; the subsystem is added here. res_id carries the low 16 bits of the genid.
   nlmsghdr* begin(uint16_t type, uint16_t flags, uint32_t seq, uint32_t portid, uint8_t family,
                   uint16_t res_id);
@@ -58,8 +67,10 @@ class MsgWriter {
   bool empty() const { return buf_.empty(); }
 
  private:
+  void release_scratch();
   std::vector<uint8_t> buf_;
-  size_t cur_off_ = 0;
+  uint8_t* scratch_ = nullptr;      // the message being built (null between messages)
+  bool own_scratch_ = false;        // a private one: another writer's message was open meanwhile
   nlmsghdr* cur_ = nullptr;
 };
 

@@ -55,6 +55,14 @@ BatchMsg describe_msg(const nlmsghdr* nlh, const Store& after) {
 
 }  // namespace
 
+namespace {
+double mono_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+}  // namespace
+
 uint64_t NftServer::now_ms() const {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -193,7 +201,10 @@ void NftServer::handle_batch(const uint8_t* buf, size_t len, const Peer& peer, c
     return;
   }
 
-  Transaction tx(store_, peer, now_ms());
+  stats_ = BatchStats{};
+  double t0 = mono_ms();
+  bool events_wanted = has_listeners_ ? has_listeners_() : true;
+  Transaction tx(store_, peer, now_ms(), events_wanted);
   enum { kFailure = 1, kDone = 2 };
   int status = 0;
   std::vector<std::pair<const nlmsghdr*, Status>> acks;
@@ -231,6 +242,9 @@ void NftServer::handle_batch(const uint8_t* buf, size_t len, const Peer& peer, c
     off += std::min<size_t>(NLMSG_ALIGN(nlh->nlmsg_len), len - off);
   }
 
+  double t1 = mono_ms();
+  stats_.messages = msgs.size();
+  stats_.apply_ms = t1 - t0;
   if (status == kDone && tx.changed() && gate_) {
     if (auto refusal = gate_(store_, tx.store(), msgs)) {
       // The daemon could not put the new version in force: the batch fails as the kernel's would.
@@ -247,11 +261,14 @@ void NftServer::handle_batch(const uint8_t* buf, size_t len, const Peer& peer, c
       status |= kFailure;
     }
   }
+  double t2 = mono_ms();
+  stats_.gate_ms = t2 - t1;
   if (status == kDone && tx.changed()) {
     // Commit: the generation moves on, events go out (echoed ones to the sender first), then NEWGEN.
     Store& next = tx.store();
     next.genid = tx.next_genid();
     store_ = std::move(next);
+    store_.settle();  // the old version is gone: fold the batch's element changes in place
     for (auto& ev : tx.events()) {
       if (ev.echo) out.push_back(ev.msg);
       if (notify_) notify_(ev.msg);
@@ -265,6 +282,7 @@ void NftServer::handle_batch(const uint8_t* buf, size_t len, const Peer& peer, c
     if (changed_) changed_(store_);
   }
   for (auto& [nlh, st] : acks) out.push_back(build_ack(nlh, st ? &*st : nullptr, peer.portid, opt));
+  stats_.commit_ms = mono_ms() - t2;
 }
 
 }  // namespace nfjit::nft

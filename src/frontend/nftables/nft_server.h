@@ -44,6 +44,14 @@ using CommitGate = std::function<std::optional<CommitRefusal>(const Store& befor
 // queries): the kernel's replies, or nullopt when it could not be asked.
 using SubsysForward = std::function<std::optional<std::vector<Datagram>>(const nlmsghdr* nlh, const Peer& peer)>;
 
+// Where the time of the last batch went (for the daemon's debug log and benchmarks).
+struct BatchStats {
+  size_t messages = 0;
+  double apply_ms = 0;   // the messages applied to the batch's copy of the Store
+  double gate_ms = 0;    // the commit gate (the daemon: lowering, BPF install, kernel replay)
+  double commit_ms = 0;  // events, NEWGEN, the new Store in place
+};
+
 class NftServer {
  public:
   // Replies for one sendmsg()/sendto() of `len` bytes from `peer`.
@@ -56,8 +64,13 @@ class NftServer {
   void on_ruleset_changed(std::function<void(const Store&)> cb) { changed_ = std::move(cb); }
   // Live counter values for listings (the runtime's BPF maps).
   void set_counter_source(CounterSource src) { counters_ = std::move(src); }
-  // Called at the start of every dump (so a counter source can take one fresh snapshot per listing).
+  // Called at the start of every dump and GET (so a counter source can take one fresh snapshot per
+  // listing).
   void on_dump_begin(std::function<void()> cb) { dump_begin_ = std::move(cb); }
+  // Whether anyone listens to NFNLGRP_NFTABLES; without it every batch builds its events (as if someone
+  // did). With it, events nobody would receive are not built (the kernel builds none either).
+  void set_has_listeners(std::function<bool()> f) { has_listeners_ = std::move(f); }
+  const BatchStats& last_batch() const { return stats_; }
   // See CommitGate.
   void set_commit_gate(CommitGate gate) { gate_ = std::move(gate); }
   // Relays NFNL_SUBSYS_NFT_COMPAT requests (see SubsysForward); without it they get EINVAL.
@@ -82,6 +95,8 @@ class NftServer {
   std::function<void()> dump_begin_;
   CommitGate gate_;
   SubsysForward compat_;
+  std::function<bool()> has_listeners_;
+  BatchStats stats_;
 };
 
 }  // namespace nfjit::nft

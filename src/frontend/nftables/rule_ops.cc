@@ -144,15 +144,39 @@ void notify_rule(Transaction& tx, const Transaction::Msg& m, uint16_t type, cons
 
 }  // namespace
 
-void remove_rule(Transaction& tx, const Transaction::Msg& m, TableObj& t, ChainObj& c, size_t index) {
-  notify_rule(tx, m, NFT_MSG_DELRULE, t, c, index);
-  std::vector<std::string> sets = c.rules[index].bound_sets;
-  c.rules.erase(c.rules.begin() + index);
-  // An anonymous set lives exactly as long as the rule bound to it.
+namespace {
+// An anonymous set lives exactly as long as the rule bound to it.
+void drop_unbound_anonymous_sets(Transaction& tx, const Transaction::Msg& m, TableObj& t,
+                                 const std::vector<std::string>& sets) {
   for (const auto& s : sets) {
     SetObj* so = t.set(s);
     if (so && so->anonymous() && t.set_use(*so) == 0) remove_set(tx, m, t, so - t.sets.data());
   }
+}
+}  // namespace
+
+void remove_rule(Transaction& tx, const Transaction::Msg& m, TableObj& t, ChainObj& c, size_t index) {
+  notify_rule(tx, m, NFT_MSG_DELRULE, t, c, index);
+  std::vector<std::string> sets = c.rules[index].bound_sets;
+  t.erase_rule(c, index);
+  drop_unbound_anonymous_sets(tx, m, t, sets);
+  tx.mark_changed();
+}
+
+void remove_all_rules(Transaction& tx, const Transaction::Msg& m, TableObj& t, ChainObj& c) {
+  if (c.rules.empty()) return;
+  // In list order, as nft_delrule_by_chain() walks it, each rule followed by its anonymous sets (the
+  // order remove_rule() gives); one pass, not an erase from the front per rule.
+  // Anonymous sets left unbound are erased together at the end (one pass over the table's sets).
+  std::set<std::string> gone;
+  t.clear_rules(c, [&](size_t i) {
+    notify_rule(tx, m, NFT_MSG_DELRULE, t, c, i);
+    for (const auto& s : c.rules[i].bound_sets) {
+      const SetObj* so = t.set(s);
+      if (so && so->anonymous() && t.set_use(*so) == 0 && gone.insert(s).second) notify_set_removal(tx, m, t, *so);
+    }
+  });
+  t.erase_sets(gone);
   tx.mark_changed();
 }
 
@@ -205,18 +229,15 @@ Status new_rule(Transaction& tx, const Transaction::Msg& m) {
     index = at;
     std::vector<std::string> old_sets = c->rules[at].bound_sets;
     notify_rule(tx, m, NFT_MSG_DELRULE, *t, *c, at);
-    c->rules[at] = std::move(r);
-    for (const auto& s : old_sets) {
-      SetObj* so = t->set(s);
-      if (so && so->anonymous() && t->set_use(*so) == 0) remove_set(tx, m, *t, so - t->sets.data());
-    }
+    t->replace_rule(*c, at, std::move(r));
+    drop_unbound_anonymous_sets(tx, m, *t, old_sets);
   } else {
     r.handle = t->alloc_handle();
     if (m.flags() & NLM_F_APPEND)
       index = at == SIZE_MAX ? c->rules.size() : at + 1;
     else
       index = at == SIZE_MAX ? 0 : at;
-    c->rules.insert(c->rules.begin() + index, std::move(r));
+    t->insert_rule(*c, index, std::move(r));
   }
   if (const nlattr* id = m.a[NFTA_RULE_ID]) tx.rule_ids[{t->name, attr_be32(id)}] = c->rules[index].handle;
   tx.mark_changed();
@@ -247,10 +268,9 @@ Status del_rule(Transaction& tx, const Transaction::Msg& m, bool destroy) {
   }
   // No handle: flush the chain, or every chain of the table.
   if (c) {
-    while (!c->rules.empty()) remove_rule(tx, m, *t, *c, 0);
+    remove_all_rules(tx, m, *t, *c);
   } else {
-    for (auto& ch : t->chains)
-      while (!ch.rules.empty()) remove_rule(tx, m, *t, ch, 0);
+    for (auto& ch : t->chains) remove_all_rules(tx, m, *t, ch);
   }
   return std::nullopt;
 }

@@ -15,7 +15,7 @@ constexpr uint32_t kSetFlags = NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_IN
                                NFT_SET_MAP | NFT_SET_EVAL | NFT_SET_OBJECT | NFT_SET_CONCAT | NFT_SET_EXPR;
 
 // nf_tables_set_alloc_name(): "%d" names take the lowest number no set of the table uses.
-Status alloc_name(const TableObj& t, const std::string& pattern, std::string& out, const nlattr* attr) {
+Status alloc_name(TableObj& t, const std::string& pattern, std::string& out, const nlattr* attr) {
   size_t p = pattern.find('%');
   if (p == std::string::npos) {
     out = pattern;
@@ -24,13 +24,7 @@ Status alloc_name(const TableObj& t, const std::string& pattern, std::string& ou
   if (p + 1 >= pattern.size() || pattern[p + 1] != 'd' || pattern.find('%', p + 2) != std::string::npos ||
       pattern.size() >= 16 /* NFT_SET_MAX_ANONLEN */)
     return nl_error(EINVAL, attr);
-  std::set<int> used;
-  for (const auto& s : t.sets) {
-    int n;
-    if (std::sscanf(s.name.c_str(), pattern.c_str(), &n) == 1 && n >= 0) used.insert(n);
-  }
-  int n = 0;
-  while (used.count(n)) ++n;
+  int n = t.lowest_free_set_number(pattern);
   char buf[kNameMaxLen];
   std::snprintf(buf, sizeof buf, pattern.c_str(), n);
   out = buf;
@@ -56,7 +50,12 @@ void notify_set(Transaction& tx, const Transaction::Msg& m, uint16_t type, const
 
 void remove_set(Transaction& tx, const Transaction::Msg& m, TableObj& t, size_t index) {
   notify_set(tx, m, NFT_MSG_DELSET, t, t.sets[index]);
-  t.sets.erase(t.sets.begin() + index);
+  t.erase_sets({t.sets[index].name});
+  tx.mark_changed();
+}
+
+void notify_set_removal(Transaction& tx, const Transaction::Msg& m, const TableObj& t, const SetObj& s) {
+  notify_set(tx, m, NFT_MSG_DELSET, t, s);
   tx.mark_changed();
 }
 
@@ -121,9 +120,9 @@ Status new_set(Transaction& tx, const Transaction::Msg& m) {
   s.attrs = std::move(parsed);
   s.handle = t->alloc_handle();
   tx.set_ids[{t->name, attr_be32(a[NFTA_SET_ID])}] = s.name;
-  t->sets.push_back(std::move(s));
+  SetObj& added = t->add_set(std::move(s));
   tx.mark_changed();
-  notify_set(tx, m, NFT_MSG_NEWSET, *t, t->sets.back());
+  notify_set(tx, m, NFT_MSG_NEWSET, *t, added);
   return std::nullopt;
 }
 

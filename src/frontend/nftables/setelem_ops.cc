@@ -1,7 +1,6 @@
 // NEWSETELEM / DELSETELEM / DESTROYSETELEM, after nf_tables_newsetelem()/nft_add_set_elem() and
 // nf_tables_delsetelem(). Elements are kept in insertion order; identity is key (+ interval-end flag,
 // + key_end).
-#include <algorithm>
 
 #include "frontend/nftables/transaction.h"
 
@@ -18,12 +17,16 @@ std::vector<uint8_t> elem_bytes(nftnl_set_elem* e, uint16_t attr) {
   return {p, p + len};
 }
 
-std::vector<uint8_t> identity(nftnl_set_elem* e) {
-  std::vector<uint8_t> id = elem_bytes(e, NFTNL_SET_ELEM_KEY);
+std::string identity(nftnl_set_elem* e) {
+  auto bytes = [e](uint16_t attr) {
+    uint32_t len = 0;
+    const char* p = nftnl_set_elem_is_set(e, attr) ? static_cast<const char*>(nftnl_set_elem_get(e, attr, &len)) : nullptr;
+    return p ? std::string(p, len) : std::string();
+  };
+  std::string id = bytes(NFTNL_SET_ELEM_KEY);
   uint32_t flags = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) ? nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) : 0;
   id.push_back((flags & NFT_SET_ELEM_INTERVAL_END) ? 1 : 0);
-  auto end = elem_bytes(e, NFTNL_SET_ELEM_KEY_END);
-  id.insert(id.end(), end.begin(), end.end());
+  id += bytes(NFTNL_SET_ELEM_KEY_END);
   return id;
 }
 
@@ -104,9 +107,9 @@ Status check_elem(const TableObj& t, const SetObj& s, nftnl_set_elem* e, const n
 
 void notify_elem(Transaction& tx, const Transaction::Msg& m, uint16_t type, const TableObj& t,
                  const SetObj& s, const ElemObj& e) {
-  std::vector<ElemObj> one{e};
+  const ElemObj* one = &e;
   tx.notify(m, type, kNotifyFlags, [&](MsgWriter& w, uint16_t ty, const MsgHead& h) {
-    put_elems(w, ty, h, t, s, one, 0, 1, tx.now_ms());
+    put_elems(w, ty, h, t, s, {&one, 1}, tx.now_ms());
   });
 }
 
@@ -130,16 +133,16 @@ Status new_setelem(Transaction& tx, const Transaction::Msg& m) {
     ElemObj eo{elems[i], identity(e), 0};
     if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT))
       eo.expires_at_ms = tx.now_ms() + nftnl_set_elem_get_u64(e, NFTNL_SET_ELEM_TIMEOUT);
-    auto same = std::find_if(s->elems.begin(), s->elems.end(), [&](const ElemObj& x) { return x.id == eo.id; });
-    if (same != s->elems.end()) {
+    if (const ElemObj* same = s->elems.find(eo.id)) {
       if (!same_payload(same->elem.get(), e)) return nl_error(EBUSY, r);
       if (m.flags() & NLM_F_EXCL) return nl_error(EEXIST, r);
       continue;
     }
     if (size && s->elems.size() >= size) return nl_error(ENFILE, r);
-    s->elems.push_back(std::move(eo));
+    std::string id = eo.id;
+    s->elems.add(std::move(eo));
     tx.mark_changed();
-    notify_elem(tx, m, NFT_MSG_NEWSETELEM, *t, *s, s->elems.back());
+    if (tx.wants_events(m)) notify_elem(tx, m, NFT_MSG_NEWSETELEM, *t, *s, *s->elems.find(id));
   }
   return std::nullopt;
 }
@@ -152,7 +155,8 @@ Status del_setelem(Transaction& tx, const Transaction::Msg& m, bool destroy) {
   if (!m.a[NFTA_SET_ELEM_LIST_ELEMENTS]) {
     // Flush: every element goes (constant sets bound to a rule cannot change).
     if ((s->flags & NFT_SET_CONSTANT) && t->set_use(*s) > 0) return nl_error(EBUSY);
-    for (const auto& e : s->elems) notify_elem(tx, m, NFT_MSG_DELSETELEM, *t, *s, e);
+    if (tx.wants_events(m))
+      for (const auto& e : s->elems) notify_elem(tx, m, NFT_MSG_DELSETELEM, *t, *s, e);
     if (!s->elems.empty()) tx.mark_changed();
     s->elems.clear();
     return std::nullopt;
@@ -163,13 +167,13 @@ Status del_setelem(Transaction& tx, const Transaction::Msg& m, bool destroy) {
   if (auto e = parse_elems(m, elems, raw)) return e;
   for (size_t i = 0; i < elems.size(); ++i) {
     auto id = identity(elems[i].get());
-    auto it = std::find_if(s->elems.begin(), s->elems.end(), [&](const ElemObj& x) { return x.id == id; });
-    if (it == s->elems.end()) {
+    const ElemObj* it = s->elems.find(id);
+    if (!it) {
       if (destroy) continue;
       return nl_error(ENOENT, i < raw.size() ? raw[i] : nullptr);
     }
-    notify_elem(tx, m, NFT_MSG_DELSETELEM, *t, *s, *it);
-    s->elems.erase(it);
+    if (tx.wants_events(m)) notify_elem(tx, m, NFT_MSG_DELSETELEM, *t, *s, *it);
+    s->elems.remove(id);
     tx.mark_changed();
   }
   return std::nullopt;

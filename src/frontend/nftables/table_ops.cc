@@ -1,5 +1,6 @@
 // NEWTABLE / DELTABLE / DESTROYTABLE, after nf_tables_newtable() and nf_tables_deltable().
 #include <algorithm>
+#include <set>
 
 #include "frontend/nftables/transaction.h"
 
@@ -20,10 +21,11 @@ void notify_table(Transaction& tx, const Transaction::Msg& m, uint16_t type, con
 
 // nft_flush_table(): rules, sets, flowtables, objects, chains, then the table, each with its event.
 void flush_table(Transaction& tx, const Transaction::Msg& m, TableObj& t) {
-  for (auto& c : t.chains)
-    while (!c.rules.empty()) remove_rule(tx, m, t, c, 0);
+  for (auto& c : t.chains) remove_all_rules(tx, m, t, c);
+  std::set<std::string> named;
   for (size_t i = t.sets.size(); i-- > 0;)
-    if (!t.sets[i].anonymous()) remove_set(tx, m, t, i);
+    if (!t.sets[i].anonymous() && named.insert(t.sets[i].name).second) notify_set_removal(tx, m, t, t.sets[i]);
+  t.erase_sets(named);
   for (auto& f : t.flowtables)
     tx.notify(m, NFT_MSG_DELFLOWTABLE, 0,
               [&](MsgWriter& w, uint16_t ty, const MsgHead& h) { put_flowtable(w, ty, h, t, f); });

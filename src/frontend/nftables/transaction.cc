@@ -42,8 +42,8 @@ std::vector<const nlattr*> nested_attrs(const nlattr* nest) {
   return out;
 }
 
-Transaction::Transaction(const Store& committed, const Peer& peer, uint64_t now_ms)
-    : s_(committed), peer_(peer), now_ms_(now_ms) {}
+Transaction::Transaction(const Store& committed, const Peer& peer, uint64_t now_ms, bool events_wanted)
+    : s_(committed), peer_(peer), now_ms_(now_ms), events_wanted_(events_wanted) {}
 
 Status Transaction::find_table(const Msg& m, int table_attr, TableObj*& out) {
   const nlattr* a = m.a[table_attr];

@@ -40,7 +40,9 @@ struct Event {
 
 class Transaction {
  public:
-  Transaction(const Store& committed, const Peer& peer, uint64_t now_ms);
+  // `events_wanted`: someone listens to NFNLGRP_NFTABLES; otherwise only echoed (NLM_F_ECHO) events are
+  // built, as the kernel builds none without a listener or a report request.
+  Transaction(const Store& committed, const Peer& peer, uint64_t now_ms, bool events_wanted = true);
 
   // Applies one batch message. On error the store copy may be partially changed; the caller aborts.
   Status apply(const nlmsghdr* nlh);
@@ -61,8 +63,10 @@ class Transaction {
   // Looks the table of a chain/rule/set/... message up: missing attribute EINVAL, unknown ENOENT.
   Status find_table(const Msg& m, int table_attr, TableObj*& out);
   // Queues the notification for an object the message created, changed or deleted.
+  bool wants_events(const Msg& m) const { return events_wanted_ || (m.nlh->nlmsg_flags & NLM_F_ECHO); }
   template <typename Fill>
   void notify(const Msg& m, uint16_t type, uint16_t flag_mask, Fill fill) {
+    if (!wants_events(m)) return;
     MsgWriter w;
     MsgHead h{static_cast<uint16_t>(m.nlh->nlmsg_flags & flag_mask), m.nlh->nlmsg_seq, peer_.portid,
               static_cast<uint16_t>(next_genid() & 0xffff)};
@@ -83,6 +87,7 @@ class Transaction {
   Peer peer_;
   uint64_t now_ms_;
   std::vector<Event> events_;
+  bool events_wanted_ = true;
   bool changed_ = false;
 };
 
@@ -104,6 +109,9 @@ Status del_flowtable(Transaction& tx, const Transaction::Msg& m, bool destroy);
 
 // Removal helpers shared by table flush and chain/rule deletion (they queue the DEL notifications).
 void remove_rule(Transaction& tx, const Transaction::Msg& m, TableObj& t, ChainObj& c, size_t index);
+void remove_all_rules(Transaction& tx, const Transaction::Msg& m, TableObj& t, ChainObj& c);
 void remove_set(Transaction& tx, const Transaction::Msg& m, TableObj& t, size_t index);
+// The DELSET event of a set the caller erases itself (several at once: TableObj::erase_sets).
+void notify_set_removal(Transaction& tx, const Transaction::Msg& m, const TableObj& t, const SetObj& s);
 
 }  // namespace nfjit::nft

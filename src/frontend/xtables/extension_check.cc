@@ -33,9 +33,10 @@ int check_one(const Extension& x, const ExtRef& ref, const RuleContext& c, Bytes
 
 }  // namespace
 
-Result<ExtensionVerdict> check_extensions(const Table& t) {
+Result<ExtensionVerdict> check_extensions(const Table& t, const std::vector<int32_t>* passed) {
   ExtensionVerdict v;
   for (size_t i = 0; i < t.entries.size(); ++i) {
+    if (passed && i < passed->size() && (*passed)[i] >= 0) continue;
     const Entry& e = t.entries[i];
     RuleContext c = rule_context(t, e);
     auto visit = [&](const ExtRef& ref, bool target) -> std::optional<Error> {

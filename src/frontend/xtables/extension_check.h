@@ -25,6 +25,8 @@ struct ExtensionVerdict {
 
 // Ok: every extension up to the first unknown one (if any) passed the kernel's checks.
 // Error: the errno the kernel gives for the first failing extension.
-Result<ExtensionVerdict> check_extensions(const Table& t);
+// `passed`: per entry, >= 0 when an identical entry (match_previous) of the table in force passed them
+// already; those are not checked again.
+Result<ExtensionVerdict> check_extensions(const Table& t, const std::vector<int32_t>* passed = nullptr);
 
 }  // namespace nfjit::xt

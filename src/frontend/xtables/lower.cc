@@ -2,7 +2,10 @@
 
 #include <linux/netfilter.h>
 
+#include <functional>
 #include <map>
+#include <string_view>
+#include <unordered_map>
 
 #include "frontend/xtables/decode/extension.h"
 #include "frontend/xtables/decode/ip_header.h"
@@ -29,7 +32,10 @@ struct ChainSpan {
 
 class Lowerer {
  public:
-  Lowerer(const Table& t, int32_t prio) : t_(t), prio_(prio) {
+  Lowerer(const Table& t, int32_t prio, const PreviousLowering* prev) : t_(t), prio_(prio), prev_(prev) {
+    if (prev_)
+      for (size_t i = 0; i < prev_->table.chains.size(); ++i)
+        prev_chains_.emplace(prev_->table.chains[i].name, i);
     out_.table.name = t.name;
     out_.table.family = t.abi->family;
     out_.slots.assign(t.entries.size(), std::nullopt);
@@ -109,7 +115,23 @@ class Lowerer {
     out_.table.chains.push_back(std::move(chain));
   }
 
+  // The previous lowering's rule for entry i, when its entry is the same and not a jump.
+  const ir::Rule* previous_rule(size_t i, const std::string& chain) const {
+    if (!prev_ || i >= prev_->same.size() || prev_->same[i] < 0) return nullptr;
+    const Entry& e = t_.entries[i];
+    if (e.standard && e.verdict >= 0) return nullptr;  // a byte offset: its meaning moves with the table
+    size_t old = static_cast<size_t>(prev_->same[i]);
+    if (old >= prev_->slots.size() || !prev_->slots[old]) return nullptr;
+    const auto& slot = *prev_->slots[old];
+    if (slot.chain != chain || slot.rule < 0) return nullptr;
+    auto c = prev_chains_.find(slot.chain);
+    if (c == prev_chains_.end()) return nullptr;
+    const auto& rules = prev_->table.chains[c->second].rules;
+    return static_cast<size_t>(slot.rule) < rules.size() ? &rules[static_cast<size_t>(slot.rule)] : nullptr;
+  }
+
   std::optional<ir::Rule> lower_rule(size_t i, const std::string& chain) {
+    if (const ir::Rule* r = previous_rule(i, chain)) return *r;
     const Entry& e = t_.entries[i];
     ir::Rule rule;
     rule.origin = rule_text(t_, i, chain);
@@ -177,6 +199,8 @@ class Lowerer {
 
   const Table& t_;
   int32_t prio_;
+  const PreviousLowering* prev_;
+  std::unordered_map<std::string, size_t> prev_chains_;
   Lowered out_;
   std::vector<ChainSpan> chains_;
   std::map<uint32_t, std::string> heads_;  // offset of a user chain's first entry -> its name
@@ -211,6 +235,46 @@ std::string rule_text(const Table& t, size_t index, const std::string& chain) {
   return s;
 }
 
-Lowered lower_table(const Table& t, int32_t priority) { return Lowerer(t, priority).run(); }
+Lowered lower_table(const Table& t, int32_t priority, const PreviousLowering* prev) {
+  return Lowerer(t, priority, prev).run();
+}
+
+namespace {
+
+// The bytes of an entry that a replace means: all but comefrom and the counters.
+struct EntryKey {
+  std::string_view head, tail;
+  uint32_t comefrom;
+  bool operator==(const EntryKey& o) const { return comefrom == o.comefrom && head == o.head && tail == o.tail; }
+};
+
+struct EntryKeyHash {
+  size_t operator()(const EntryKey& k) const {
+    size_t h = std::hash<std::string_view>{}(k.head);
+    h ^= std::hash<std::string_view>{}(k.tail) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h ^ k.comefrom;
+  }
+};
+
+EntryKey key_of(const Table& t, const Entry& e) {
+  const FamilyAbi& abi = *t.abi;
+  const char* b = reinterpret_cast<const char*>(t.blob.data()) + e.offset;
+  size_t tail_from = abi.off_counters + sizeof(xt_counters);
+  return EntryKey{std::string_view(b, abi.off_comefrom), std::string_view(b + tail_from, e.next_offset - tail_from),
+                  e.comefrom};
+}
+
+}  // namespace
+
+std::vector<int32_t> match_previous(const Table& prev, const Table& t) {
+  std::vector<int32_t> out(t.entries.size(), -1);
+  if (prev.abi != t.abi || prev.name != t.name) return out;
+  std::unordered_map<EntryKey, int32_t, EntryKeyHash> old;
+  old.reserve(prev.entries.size());
+  for (size_t i = 0; i < prev.entries.size(); ++i) old.emplace(key_of(prev, prev.entries[i]), static_cast<int32_t>(i));
+  for (size_t i = 0; i < t.entries.size(); ++i)
+    if (auto it = old.find(key_of(t, t.entries[i])); it != old.end()) out[i] = it->second;
+  return out;
+}
 
 }  // namespace nfjit::xt

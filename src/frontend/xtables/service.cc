@@ -4,6 +4,7 @@
 
 #include "frontend/xtables/entries_reply.h"
 #include "frontend/xtables/extension_check.h"
+#include "frontend/xtables/stage_times.h"
 #include "frontend/xtables/tables.h"
 
 namespace nfjit::xt {
@@ -25,6 +26,28 @@ std::vector<uint8_t> bytes_of(const T* p, size_t n) {
 }
 
 std::string terminated(const char* name, size_t max) { return std::string(name, strnlen(name, max - 1)); }
+
+// The slots that count something, in entry order (what the sink is asked about).
+std::vector<codegen::CounterSlot> counted(const std::vector<std::optional<codegen::CounterSlot>>& slots) {
+  std::vector<codegen::CounterSlot> out;
+  out.reserve(slots.size());
+  for (const auto& sl : slots)
+    if (sl) out.push_back(*sl);
+  return out;
+}
+
+// Per entry: the value of its slot in `vals` (one per counted slot, in entry order), 0 where none.
+std::vector<xt_counters> per_entry(const std::vector<std::optional<codegen::CounterSlot>>& slots,
+                                   const std::vector<codegen::CounterValue>& vals) {
+  std::vector<xt_counters> out(slots.size(), xt_counters{});
+  size_t k = 0;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (!slots[i]) continue;
+    if (k < vals.size()) out[i] = xt_counters{vals[k].packets, vals[k].bytes};
+    ++k;
+  }
+  return out;
+}
 
 std::string join(const std::vector<Refusal>& rs) {
   std::string s;
@@ -80,10 +103,13 @@ Result<XtablesService::State*> XtablesService::lowered_state(const FamilyAbi& ab
   Lowered low = lower_table(s.table, spec->priority);
   s.slots = low.slots;
   s.base.assign(s.table.entries.size(), xt_counters{});
-  if (auto r = sink_.install(abi.family, name, low.table); !r.ok()) {
+  if (auto r = sink_.install(abi.family, name, low.table, {}, counted(s.slots)); !r.ok()) {
     if (opts_.strict) return r.error();
     s.kernel = true;
     s.why = "installing the BPF program failed: " + r.error().message;
+  } else {
+    s.zero = per_entry(s.slots, r->start);
+    s.lowered = std::move(low.table);
   }
   State* out = &tables_.emplace(key, std::move(s)).first->second;
   persist(abi.family, name);
@@ -92,18 +118,24 @@ Result<XtablesService::State*> XtablesService::lowered_state(const FamilyAbi& ab
 
 Result<std::vector<xt_counters>> XtablesService::live_counters(const FamilyAbi& abi, const std::string& name,
                                                               const State& s) {
-  std::vector<codegen::CounterSlot> slots;
-  for (const auto& sl : s.slots)
-    if (sl) slots.push_back(*sl);
-  auto vals = sink_.counters(abi.family, name, slots);
+  auto vals = sink_.counters(abi.family, name, counted(s.slots));
   if (!vals.ok()) return vals.error();
+  return shown_counters(s, *vals);
+}
+
+std::vector<xt_counters> XtablesService::shown_counters(const State& s, const std::vector<codegen::CounterValue>& live) {
+  // base + live - zero, per entry; unsigned arithmetic: live never goes below zero of its program.
   std::vector<xt_counters> out(s.base);
   size_t k = 0;
   for (size_t i = 0; i < s.slots.size(); ++i) {
     if (!s.slots[i]) continue;
-    if (k < vals->size()) {
-      out[i].pcnt += (*vals)[k].packets;
-      out[i].bcnt += (*vals)[k].bytes;
+    if (k < live.size()) {
+      out[i].pcnt += live[k].packets;
+      out[i].bcnt += live[k].bytes;
+      if (i < s.zero.size()) {
+        out[i].pcnt -= s.zero[i].pcnt;
+        out[i].bcnt -= s.zero[i].bcnt;
+      }
     }
     ++k;
   }
@@ -149,12 +181,15 @@ SockoptReply XtablesService::get_entries(const FamilyAbi& abi, const SockoptRequ
   if (!*st || (*st)->kernel) return kernel_.forward(req);
   State& s = **st;
   if (ge.size != s.table.blob.size()) return fail(make_error(EAGAIN, "GET_ENTRIES: table changed size"));
+  StageTimes times;
   auto c = live_counters(abi, name, s);
   if (!c.ok()) return fail(c.error());
-  std::vector<uint8_t> buf(req.data);
-  buf.resize(req.optlen);
+  times.mark("counters");
   SockoptReply r;
-  r.data = entries_reply(s.table, *c, buf);
+  r.data = entries_reply(s.table, *c, req.data);
+  times.mark("entries");
+  if (opts_.debug) opts_.debug("xt GET_ENTRIES " + name + " (" + std::to_string(s.table.entries.size()) +
+                               " entries): " + times.text());
   return r;
 }
 
@@ -175,7 +210,9 @@ SockoptReply XtablesService::to_kernel(const FamilyAbi& abi, const SockoptReques
     if (auto rm = sink_.remove(abi.family, t.name); !rm.ok()) why += " (removing the BPF program: " + rm.error().message + ")";
     s.kernel = true;
     s.slots.clear();
+    s.lowered = ir::Table{};
     s.base.clear();
+    s.zero.clear();
   } else {
     auto r = kernel_.replace(abi, req.data);
     if (!r.ok()) return fail(r.error());
@@ -190,13 +227,25 @@ SockoptReply XtablesService::to_kernel(const FamilyAbi& abi, const SockoptReques
 }
 
 SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequest& req) {
+  StageTimes times;
   auto hdr = parse_replace_header(req.data);
   if (!hdr.ok()) return fail(hdr.error());
   std::vector<uint8_t> blob(req.data.begin() + sizeof(ipt_replace), req.data.begin() + sizeof(ipt_replace) + hdr->size);
+  times.mark("copy");
   auto t = validate_structure(abi, *hdr, std::move(blob));
   if (!t.ok()) return fail(t.error());
-  auto ext = check_extensions(*t);
+  times.mark("validate");
+  // Entries that did not change since the table in force (iptables resends every rule for a one-rule
+  // change) are neither checked nor decoded again.
+  const State* running = nullptr;
+  if (auto it = tables_.find({abi.family, hdr->name}); it != tables_.end() && !it->second.kernel)
+    running = &it->second;
+  std::vector<int32_t> same;
+  if (running) same = match_previous(running->table, *t);
+  times.mark("match previous");
+  auto ext = check_extensions(*t, running ? &same : nullptr);
   if (!ext.ok()) return fail(ext.error());
+  times.mark("extension checks");
 
   const TableSpec* spec = find_table_spec(hdr->name);
   auto st = lowered_state(abi, hdr->name);
@@ -216,7 +265,13 @@ SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequ
   std::string why;
   Lowered low;
   // Lowering names every rule it cannot express (an extension nfjit does not know among them).
-  low = lower_table(*t, spec->priority);
+  if (running && running == &s) {
+    PreviousLowering prev{s.lowered, s.slots, same};
+    low = lower_table(*t, spec->priority, &prev);
+  } else {
+    low = lower_table(*t, spec->priority);
+  }
+  times.mark("lower");
   if (!low.ok()) why = join(low.refusals);
   else if (ext->unknown) why = unsupported_reason(ext->unknown_is_target, ext->unknown_name, ext->unknown_revision);
   if (!why.empty()) {
@@ -241,16 +296,21 @@ SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequ
     auto kc = kernel_.counters(abi, t->name);
     if (!kc.ok()) return fail(kc.error());
     old = std::move(*kc);
-  } else {
-    if (hdr->num_counters != s.table.entries.size()) return fail(make_error(EAGAIN, "table changed meanwhile"));
-    auto live = live_counters(abi, t->name, s);
-    if (!live.ok()) return fail(live.error());
-    old = std::move(*live);
+  } else if (hdr->num_counters != s.table.entries.size()) {
+    return fail(make_error(EAGAIN, "table changed meanwhile"));
   }
-  if (auto r = sink_.install(abi.family, t->name, low.table); !r.ok()) {
-    if (opts_.strict) return fail(r.error());
-    return to_kernel(abi, req, *t, s, "the BPF program could not be installed: " + r.error().message);
+  // The old counters are read by the sink once the new version is in force: nothing counted in between
+  // is lost. A program the sink keeps (its chains did not change) goes on counting from `start`.
+  auto new_slots = counted(low.slots);
+  auto installed = sink_.install(abi.family, t->name, low.table, s.kernel ? std::vector<codegen::CounterSlot>{}
+                                                                          : counted(s.slots), new_slots);
+  if (!installed.ok()) {
+    if (opts_.strict) return fail(installed.error());
+    return to_kernel(abi, req, *t, s, "the BPF program could not be installed: " + installed.error().message);
   }
+  times.mark("install");
+  if (!installed->timings.empty()) times.add("(sink: " + installed->timings + ")", 0);
+  if (!s.kernel) old = shown_counters(s, installed->old);
   if (s.kernel) {
     // The rules now run as BPF: leave the kernel's table holding nothing but its bootstrap.
     ReplaceHeader bh = bootstrap_header(abi, *spec);
@@ -273,10 +333,16 @@ SockoptReply XtablesService::set_replace(const FamilyAbi& abi, const SockoptRequ
   s.why.clear();
   s.table = std::move(*t);
   s.slots = std::move(low.slots);
+  s.lowered = std::move(low.table);
   s.base.assign(s.table.entries.size(), xt_counters{});
+  s.zero = per_entry(s.slots, installed->start);
+  times.mark("old counters");
   persist(abi.family, s.table.name);
+  times.mark("persist");
   SockoptReply rep;
   rep.old_counters = bytes_of(old.data(), old.size());
+  if (opts_.debug) opts_.debug("xt SET_REPLACE " + s.table.name + " (" + std::to_string(s.table.entries.size()) +
+                               " entries, " + std::to_string(s.table.blob.size()) + " bytes): " + times.text());
   return rep;
 }
 
@@ -292,13 +358,21 @@ SockoptReply XtablesService::add_counters(const FamilyAbi& abi, const SockoptReq
   if (!*st || (*st)->kernel) return kernel_.forward(req);
   State& s = **st;
   if (info.num_counters != s.table.entries.size()) return fail(make_error(EINVAL, "ADD_COUNTERS: wrong count"));
+  StageTimes times;
   std::span<const uint8_t> b(req.data);
+  bool changed = false;
   for (size_t i = 0; i < s.base.size(); ++i) {
     auto c = load<xt_counters>(b, sizeof(xt_counters_info) + i * sizeof(xt_counters));
     s.base[i].pcnt += c.pcnt;
     s.base[i].bcnt += c.bcnt;
+    changed |= c.pcnt != 0 || c.bcnt != 0;
   }
-  persist(abi.family, name);
+  times.mark("add");
+  // Adding zeros (a table that never saw a packet) changes nothing worth a write.
+  if (changed) persist(abi.family, name);
+  times.mark(changed ? "persist" : "persist (nothing changed)");
+  if (opts_.debug) opts_.debug("xt SET_ADD_COUNTERS " + name + " (" + std::to_string(s.base.size()) + " entries): " +
+                               times.text());
   return SockoptReply{};
 }
 
@@ -332,6 +406,7 @@ void XtablesService::persist(ir::Family family, const std::string& name) {
       t.header.underflow = s.table.underflow;
       t.blob = s.table.blob;
       t.base = s.base;
+      t.zero = s.zero;
     }
   } else if (auto k = kernel_tables_.find({family, name}); k != kernel_tables_.end()) {
     t.mode = SavedTable::kKernelOnly;
@@ -379,23 +454,28 @@ std::vector<std::string> XtablesService::restore() {
       log.push_back(what + ": saved table cannot be lowered any more (" + join(low.refusals) + "); left out");
       continue;
     }
-    std::vector<codegen::CounterSlot> slots;
-    for (const auto& sl : low.slots)
-      if (sl) slots.push_back(*sl);
+    auto slots = counted(low.slots);
+    std::vector<xt_counters> zero;
     if (sink_.running(saved.family, saved.name, slots)) {
       log.push_back(what + ": BPF program adopted from its pins, counters continue (" +
                     std::to_string(t->entries.size()) + " entries)");
-    } else if (auto r = sink_.install(saved.family, saved.name, low.table); r.ok()) {
+      zero = saved.zero;
+    } else if (auto r = sink_.install(saved.family, saved.name, low.table, {}, slots); r.ok()) {
       // Nothing pinned (bpffs lost, e.g. after a reboot) or a program of another version: the saved
-      // table is what the clients last set, so it is what must run. Counters continue from the base.
+      // table is what the clients last set, so it is what must run. Counters continue from the base
+      // (what the lost program counted is lost with it).
       log.push_back(what + ": BPF program installed again from the saved table");
+      zero = per_entry(low.slots, r->start);
     } else {
       log.push_back(what + ": BPF program could not be installed from the saved table: " + r.error().message);
       continue;
     }
     s.table = std::move(*t);
     s.slots = std::move(low.slots);
+    s.lowered = std::move(low.table);
     s.base = std::move(saved.base);
+    s.zero = std::move(zero);
+    s.zero.resize(s.base.size(), xt_counters{});
     tables_[{saved.family, saved.name}] = std::move(s);
   }
   return log;

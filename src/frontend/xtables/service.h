@@ -36,6 +36,9 @@ struct ServiceOptions {
   const StateStore* store = nullptr;
   // Problems that fail no call (a state file that could not be written): the daemon logs them.
   std::function<void(const std::string&)> warn;
+  // Per-stage timings of each SET_REPLACE / SET_ADD_COUNTERS / GET_ENTRIES (the daemon's debug log);
+  // nullptr: not reported.
+  std::function<void(const std::string&)> debug;
 };
 
 // What `nfjit status` shows for one table.
@@ -78,7 +81,11 @@ class XtablesService {
     std::string why;
     Table table;                                          // BPF mode: the table as set
     std::vector<std::optional<codegen::CounterSlot>> slots;
+    ir::Table lowered;                                    // BPF mode: what `table` lowered to (reused per rule)
     std::vector<xt_counters> base;                        // per entry: SET_ADD_COUNTERS on top of BPF
+    // Per entry: the BPF value of its slot when this table was set. A program the sink kept (its rules
+    // did not change) goes on counting from there; the entry shows base + live - zero.
+    std::vector<xt_counters> zero;
     uint64_t first_use = 0;                               // order of creation (known_tables)
   };
 
@@ -91,6 +98,8 @@ class XtablesService {
   // name is not such a table. Error when the bootstrap could not be installed.
   Result<State*> lowered_state(const FamilyAbi& abi, const std::string& name);
   Result<std::vector<xt_counters>> live_counters(const FamilyAbi& abi, const std::string& name, const State& s);
+  // Per entry: base + live - zero, `live` holding one value per counted slot in entry order.
+  static std::vector<xt_counters> shown_counters(const State& s, const std::vector<codegen::CounterValue>& live);
   SockoptReply fail(const Error& e);
   SockoptReply to_kernel(const FamilyAbi& abi, const SockoptRequest& req, const Table& t, State& s,
                          std::string why);

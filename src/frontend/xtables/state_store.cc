@@ -3,15 +3,19 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 
 namespace nfjit::xt {
 
 namespace {
 
-constexpr char kMagic[8] = {'N', 'F', 'J', 'X', 'T', 'S', 'T', '1'};
+constexpr char kMagicV1[8] = {'N', 'F', 'J', 'X', 'T', 'S', 'T', '1'};
+constexpr char kMagic[8] = {'N', 'F', 'J', 'X', 'T', 'S', 'T', '2'};
 constexpr uint64_t kMaxFile = 1ull << 31;
 
 class Writer {
@@ -77,7 +81,11 @@ Result<std::vector<uint8_t>> read_file(const std::string& path) {
 
 }  // namespace
 
-std::vector<uint8_t> encode_saved_table(const SavedTable& t) {
+namespace {
+
+// Everything before the blob (small), then the blob, base and zero as they are in memory: the file is
+// written with one writev from these pieces, never copied into one buffer.
+std::vector<uint8_t> encode_head(const SavedTable& t) {
   Writer w;
   w.bytes(kMagic, sizeof kMagic);
   w.put<uint32_t>(t.family == ir::Family::Ipv6 ? 6 : 4);
@@ -93,17 +101,60 @@ std::vector<uint8_t> encode_saved_table(const SavedTable& t) {
   for (unsigned h = 0; h < kNumHooks; ++h) w.put<uint32_t>(t.header.hook_entry[h]);
   for (unsigned h = 0; h < kNumHooks; ++h) w.put<uint32_t>(t.header.underflow[h]);
   w.put<uint64_t>(t.blob.size());
-  w.bytes(t.blob.data(), t.blob.size());
-  w.put<uint64_t>(t.base.size());
-  w.bytes(t.base.data(), t.base.size() * sizeof(xt_counters));
   return std::move(w.out);
+}
+
+struct Pieces {
+  std::vector<uint8_t> head;
+  uint64_t base_count = 0, zero_count = 0;
+  std::vector<xt_counters> zero_fill;  // a missing zero vector written as zeros
+  std::vector<iovec> iov() const;
+  const SavedTable* t = nullptr;
+};
+
+Pieces pieces_of(const SavedTable& t) {
+  Pieces p;
+  p.t = &t;
+  p.head = encode_head(t);
+  p.base_count = t.base.size();
+  p.zero_count = t.base.size();
+  if (t.zero.size() != t.base.size()) {
+    p.zero_fill = t.zero;
+    p.zero_fill.resize(t.base.size(), xt_counters{});
+  }
+  return p;
+}
+
+std::vector<iovec> Pieces::iov() const {
+  auto v = [](const void* p, size_t n) { return iovec{const_cast<void*>(p), n}; };
+  const auto& zero = zero_fill.empty() ? t->zero : zero_fill;
+  return {v(head.data(), head.size()),
+          v(t->blob.data(), t->blob.size()),
+          v(&base_count, sizeof base_count),
+          v(t->base.data(), t->base.size() * sizeof(xt_counters)),
+          v(&zero_count, sizeof zero_count),
+          v(zero.data(), zero_count * sizeof(xt_counters))};
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_saved_table(const SavedTable& t) {
+  Pieces p = pieces_of(t);
+  std::vector<uint8_t> out;
+  for (const auto& io : p.iov()) {
+    auto* b = static_cast<const uint8_t*>(io.iov_base);
+    out.insert(out.end(), b, b + io.iov_len);
+  }
+  return out;
 }
 
 Result<SavedTable> decode_saved_table(std::span<const uint8_t> bytes) {
   Reader r(bytes);
   auto bad = [](const char* what) { return make_error(EINVAL, std::string("bad state file: ") + what); };
   char magic[8];
-  if (!r.bytes(magic, sizeof magic) || std::memcmp(magic, kMagic, sizeof magic) != 0) return bad("magic");
+  if (!r.bytes(magic, sizeof magic)) return bad("magic");
+  bool v1 = std::memcmp(magic, kMagicV1, sizeof magic) == 0;
+  if (!v1 && std::memcmp(magic, kMagic, sizeof magic) != 0) return bad("magic");
   SavedTable t;
   uint32_t fam, mode, why_len;
   if (!r.get(&fam) || (fam != 4 && fam != 6)) return bad("family");
@@ -131,6 +182,11 @@ Result<SavedTable> decode_saved_table(std::span<const uint8_t> bytes) {
   if (!r.get(&n) || n > kMaxFile / sizeof(xt_counters)) return bad("counter count");
   t.base.resize(n);
   if (!r.bytes(t.base.data(), n * sizeof(xt_counters))) return bad("counters");
+  t.zero.assign(t.base.size(), xt_counters{});
+  if (!v1) {
+    if (!r.get(&n) || n != t.base.size()) return bad("zero count");
+    if (!r.bytes(t.zero.data(), n * sizeof(xt_counters))) return bad("zero counters");
+  }
   if (!r.at_end()) return bad("trailing bytes");
   return t;
 }
@@ -141,13 +197,14 @@ std::string StateStore::path_for(ir::Family family, const std::string& name) con
 
 Result<void> StateStore::save(const SavedTable& t) const {
   if (auto ok = make_dir(dir_); !ok) return ok;
-  auto bytes = encode_saved_table(t);
+  Pieces p = pieces_of(t);
+  std::vector<iovec> iov = p.iov();
   std::string path = path_for(t.family, t.name), tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return make_error(errno, "cannot write " + tmp + ": " + strerror(errno));
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + off, bytes.size() - off);
+  size_t first = 0;
+  while (first < iov.size()) {
+    ssize_t w = ::writev(fd, iov.data() + first, static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX)));
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) {
       int err = errno;
@@ -155,10 +212,19 @@ Result<void> StateStore::save(const SavedTable& t) const {
       ::unlink(tmp.c_str());
       return make_error(err, "cannot write " + tmp + ": " + strerror(err));
     }
-    off += static_cast<size_t>(w);
+    for (size_t done = static_cast<size_t>(w); first < iov.size() && done > 0;) {
+      size_t take = std::min(done, iov[first].iov_len);
+      iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + take;
+      iov[first].iov_len -= take;
+      done -= take;
+      if (iov[first].iov_len == 0) ++first;
+    }
+    while (first < iov.size() && iov[first].iov_len == 0) ++first;
   }
-  // Data on disk before the rename makes it visible: a crash leaves the old file or the new one.
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  // No fsync: the rename makes the new file visible whole or not at all to a restarted daemon (what the
+  // file exists for). Only a machine crash could lose it, and that also loses every pinned program and
+  // the kernel's own iptables rules; a per-change fsync cost up to tens of ms per iptables command.
+  if (::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     return make_error(err, "cannot write " + tmp + ": " + strerror(err));
@@ -167,11 +233,6 @@ Result<void> StateStore::save(const SavedTable& t) const {
     int err = errno;
     ::unlink(tmp.c_str());
     return make_error(err, "cannot rename " + tmp + ": " + strerror(err));
-  }
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
   }
   return {};
 }

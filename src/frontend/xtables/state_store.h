@@ -4,8 +4,9 @@
 // ip_tables, and why), and when it was first used (the order /proc/net/ip_tables_names lists tables).
 //
 // The live BPF counters are not here: they stay in the pinned counter maps and the restarted daemon
-// adopts them (runtime::Engine::restore). Files are replaced atomically (temp file, fsync, rename), so a
-// daemon killed at any moment leaves either the old or the new state of a table, never a torn one.
+// adopts them (runtime::Engine::restore). Files are replaced atomically (temp file, rename), so a daemon
+// killed at any moment leaves either the old or the new state of a table, never a torn one. There is no
+// fsync per change: what the file must survive is the daemon, not the machine (see docs/xtables.md).
 #pragma once
 
 #include <linux/netfilter/x_tables.h>
@@ -33,6 +34,7 @@ struct SavedTable {
   ReplaceHeader header;          // kBpf: the table's header (num_counters unused)
   std::vector<uint8_t> blob;     // kBpf: the entries as received
   std::vector<xt_counters> base; // kBpf: one per entry
+  std::vector<xt_counters> zero; // kBpf: one per entry, where its BPF counter stood when the table was set
 };
 
 class StateStore {
@@ -51,7 +53,7 @@ class StateStore {
   std::string dir_;
 };
 
-// Serialization (exposed for tests).
+// Serialization (exposed for tests). Version 2 adds `zero`; version 1 files read with zero all 0.
 std::vector<uint8_t> encode_saved_table(const SavedTable& t);
 Result<SavedTable> decode_saved_table(std::span<const uint8_t> bytes);
 

@@ -11,12 +11,26 @@
 
 namespace nfjit::xt {
 
+// The counters around one install, slot by slot (see docs/xtables.md, "Counters").
+struct InstallCounters {
+  // One per old slot asked for: what the version that was in force counted, read once the new one is
+  // (so no packet counted by it is missed; only those in flight on another CPU at that instant).
+  std::vector<codegen::CounterValue> old;
+  // One per new slot: where the new version's counter starts. 0 for a program this install loaded; a
+  // program the sink left in force (its rules did not change) goes on counting from its old value.
+  std::vector<codegen::CounterValue> start;
+  std::string timings;  // how long the stages took, for the daemon's debug log (may be empty)
+};
+
 class TableSink {
  public:
   virtual ~TableSink() = default;
   // Install `lowered` for (family, table), replacing what was installed. Atomic: on error the previous
-  // program stays in force. Counters of the new program start at zero.
-  virtual Result<void> install(ir::Family family, const std::string& table, const ir::Table& lowered) = 0;
+  // program stays in force. `old_slots` are the slots of what was installed, `new_slots` those of
+  // `lowered` (the front-end's slot map); the result has one counter per slot of each.
+  virtual Result<InstallCounters> install(ir::Family family, const std::string& table, const ir::Table& lowered,
+                                          const std::vector<codegen::CounterSlot>& old_slots,
+                                          const std::vector<codegen::CounterSlot>& new_slots) = 0;
   // Remove the installed program (the table now lives in the kernel's ip_tables).
   virtual Result<void> remove(ir::Family family, const std::string& table) = 0;
   // Live counters, one per requested slot in the same order; a slot the program does not count reads 0.

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -43,13 +45,41 @@ struct Refusal {
   std::string reason;
 };
 
+// Where the rules of one table's last lowering went, so that lowering the table again after a change
+// (one rule added to 10,000) redoes only the rules that changed and takes the others' IR rules from the
+// last result (`source`, moved out of it, not copied). A rule is reused when it is the same rule (its
+// expressions are shared between Store versions, and the cache holds them so their address is never
+// reused), in the same chain with the same handle and reachable from the same hooks, and refers to no
+// named set and made no IR set (a lookup's IR depends on the set's elements and on the other lookups of
+// the table; an anonymous set bound to a rule cannot change).
+//
+// lower_table() consumes `source` and leaves the entries describing its own result; the caller keeps
+// that result as the next `source`, or clears the entries if it does not keep it.
+class LowerCache {
+ public:
+  struct Entry {
+    NftnlRule exprs;
+    std::string chain;
+    uint64_t handle = 0;
+    std::set<ir::Hook> hooks;
+    size_t chain_index = 0, first = 0, count = 0;  // its IR rules in the result
+    std::map<uint32_t, size_t> counter_rules;
+    std::vector<std::pair<std::string, size_t>> objref_counters;
+  };
+  std::map<const nftnl_rule*, Entry> entries;
+  uint8_t family = 0;
+  std::string table;
+  LoweredTable* source = nullptr;  // the result the entries describe; null: nothing to reuse
+};
+
 // Lowers table `name` of `family` (NFPROTO_IPV4/IPV6/INET...). EOPNOTSUPP names every rule that cannot be
 // lowered exactly (the first one in the first line), ENOENT if the table does not exist.
 Result<LoweredTable> lower_table(const Store& store, uint8_t family, const std::string& name);
 
-// The same, with every refusal listed separately (for `nfjit status` and tests).
+// The same, with every refusal listed separately (for `nfjit status` and tests), and with `cache`
+// (may be null) reused and then replaced by this lowering's rules.
 Result<LoweredTable> lower_table(const Store& store, uint8_t family, const std::string& name,
-                                 std::vector<Refusal>* refusals);
+                                 std::vector<Refusal>* refusals, LowerCache* cache = nullptr);
 
 // A readable form of a rule for messages and IR `origin`: "chain input handle 7: [ meta load l4proto =>
 // reg 1 ] [ cmp eq reg 1 0x00000006 ] ..." (libnftnl's debug rendering of each expression, as
@@ -59,5 +89,8 @@ std::string describe_rule(const ChainObj& chain, const RuleObj& rule);
 // IR elements of an nft set looked up with `key` (the same conversion lower_table uses): interval sets'
 // start/end elements become [lo, hi] pairs. For live updates of a lowered table's sets.
 Result<std::vector<ir::SetElement>> set_elements(const SetObj& set);
+// The same for some elements of a set that is not an interval set (each element converts on its own):
+// what a batch added or removed (ElemSet::diff), for live map updates.
+Result<std::vector<ir::SetElement>> set_elements(const SetObj& set, std::span<const ElemObj* const> elems);
 
 }  // namespace nfjit::nft

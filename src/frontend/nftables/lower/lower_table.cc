@@ -7,6 +7,8 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include <algorithm>
+#include <cstring>
 #include <deque>
 
 #include "frontend/nftables/lower/lower.h"
@@ -32,9 +34,9 @@ void for_each_expr(const RuleObj& r, F f) {
 std::vector<std::string> targets_of(const TableObj& t, const RuleObj& r) {
   std::vector<std::string> out;
   for_each_expr(r, [&](nftnl_expr* e) {
-    std::string n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-    if (n == "immediate" && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) out.push_back(nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN));
-    if (n == "lookup" && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG)) {
+    const char* n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+    if (!std::strcmp(n, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)) out.push_back(nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN));
+    if (!std::strcmp(n, "lookup") && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG)) {
       if (const SetObj* s = t.set(nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)))
         for (const auto& el : s->elems)
           if (nftnl_set_elem_is_set(el.elem.get(), NFTNL_SET_ELEM_CHAIN))
@@ -72,12 +74,26 @@ std::string describe_rule(const ChainObj& chain, const RuleObj& rule) {
 
 Result<std::vector<ir::SetElement>> set_elements(const SetObj& set) { return lower::ir_elements(set); }
 
+Result<std::vector<ir::SetElement>> set_elements(const SetObj& set, std::span<const ElemObj* const> elems) {
+  if (set.flags & NFT_SET_INTERVAL)
+    return make_error(EINVAL, "set " + set.name + ": interval elements convert only as a whole set");
+  std::vector<ir::SetElement> out;
+  out.reserve(elems.size());
+  for (const ElemObj* e : elems) {
+    uint32_t len = 0;
+    auto* k = static_cast<const uint8_t*>(nftnl_set_elem_get(e->elem.get(), NFTNL_SET_ELEM_KEY, &len));
+    if (!k) return make_error(EINVAL, "set " + set.name + ": element without a key");
+    out.push_back({std::vector<uint8_t>(k, k + len), {}});
+  }
+  return out;
+}
+
 Result<LoweredTable> lower_table(const Store& store, uint8_t family, const std::string& name) {
   return lower_table(store, family, name, nullptr);
 }
 
 Result<LoweredTable> lower_table(const Store& store, uint8_t family, const std::string& name,
-                                 std::vector<Refusal>* refusals_out) {
+                                 std::vector<Refusal>* refusals_out, LowerCache* cache) {
   const TableObj* t = store.table(family, name);
   if (!t) return make_error(ENOENT, "no table " + name);
   LoweredTable lt;
@@ -133,27 +149,72 @@ Result<LoweredTable> lower_table(const Store& store, uint8_t family, const std::
       }
   }
 
+  if (cache && (cache->family != family || cache->table != name || !cache->source)) cache->entries.clear();
+  LowerCache next;
   if (refusals.empty()) {
     for (size_t ci = 0; ci < t->chains.size(); ++ci) {
       const ChainObj& c = t->chains[ci];
       ir::Chain& ic = lt.table.chains[ci];
+      const std::set<ir::Hook>& hooks = tc.hooks_of[c.name];
+      ic.rules.reserve(c.rules.size());
       for (const RuleObj& r : c.rules) {
-        std::string origin = describe_rule(c, r);
-        RuleLowerer rl(tc, c, r, origin);
-        try {
-          rl.run();
-        } catch (const Refuse& why) {
-          refusals.push_back({c.name, r.handle, why.reason});
-          continue;
+        // Rules referring to named sets are lowered again every time (see LowerCache); an anonymous set
+        // cannot change while a rule is bound to it, so it is part of the rule.
+        bool cacheable = cache && std::all_of(r.bound_sets.begin(), r.bound_sets.end(), [&](const std::string& n) {
+                           const SetObj* so = t->set(n);
+                           return so && so->anonymous();
+                         });
+        LowerCache::Entry e;
+        bool hit = false;
+        if (cacheable) {
+          auto it = cache->entries.find(r.exprs.get());
+          if (it != cache->entries.end()) {
+            const LowerCache::Entry& old = it->second;
+            auto& src = cache->source->table.chains;
+            hit = old.chain == c.name && old.handle == r.handle && old.hooks == hooks && old.chain_index < src.size() &&
+                  src[old.chain_index].name == c.name && old.first + old.count <= src[old.chain_index].rules.size();
+            if (hit) {
+              auto& from = src[old.chain_index].rules;
+              e = std::move(it->second);
+              e.chain_index = ci;
+              e.first = ic.rules.size();
+              ic.rules.insert(ic.rules.end(), std::make_move_iterator(from.begin() + old.first),
+                              std::make_move_iterator(from.begin() + old.first + old.count));
+              cache->entries.erase(it);
+            }
+          }
+        }
+        if (!hit) {
+          std::string origin = describe_rule(c, r);
+          RuleLowerer rl(tc, c, r, origin);
+          size_t ir_sets = lt.table.sets.size();
+          try {
+            rl.run();
+          } catch (const Refuse& why) {
+            refusals.push_back({c.name, r.handle, why.reason});
+            continue;
+          }
+          // A rule whose lookups made IR sets shares them with the table: lowered again every time.
+          if (lt.table.sets.size() != ir_sets) cacheable = false;
+          e = LowerCache::Entry{r.exprs, c.name, r.handle, hooks, ci, ic.rules.size(), rl.rules().size(),
+                                rl.counter_rules(), rl.objref_counters()};
+          ic.rules.insert(ic.rules.end(), std::make_move_iterator(rl.rules().begin()),
+                          std::make_move_iterator(rl.rules().end()));
         }
         auto& idx = lt.rules[{c.name, r.handle}];
-        int32_t base = static_cast<int32_t>(ic.rules.size());
-        for (size_t i = 0; i < rl.rules().size(); ++i) idx.push_back(base + static_cast<int32_t>(i));
-        for (const auto& [expr, i] : rl.counter_rules()) lt.counters[{c.name, r.handle, expr}] = {c.name, base + static_cast<int32_t>(i)};
-        for (const auto& [obj, i] : rl.objref_counters()) lt.named_counters[obj].push_back({c.name, base + static_cast<int32_t>(i)});
-        for (auto& ir_rule : rl.rules()) ic.rules.push_back(std::move(ir_rule));
+        int32_t base = static_cast<int32_t>(e.first);
+        for (size_t i = 0; i < e.count; ++i) idx.push_back(base + static_cast<int32_t>(i));
+        for (const auto& [expr, i] : e.counter_rules) lt.counters[{c.name, r.handle, expr}] = {c.name, base + static_cast<int32_t>(i)};
+        for (const auto& [obj, i] : e.objref_counters) lt.named_counters[obj].push_back({c.name, base + static_cast<int32_t>(i)});
+        if (cacheable) next.entries.emplace(r.exprs.get(), std::move(e));
       }
     }
+  }
+  if (cache) {
+    next.family = family;
+    next.table = name;
+    next.source = nullptr;  // the caller points it at the result if it keeps it
+    *cache = std::move(next);
   }
 
   if (refusals_out) *refusals_out = refusals;
