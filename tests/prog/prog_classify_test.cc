@@ -27,7 +27,8 @@ codegen::CompileOptions linear() {
 struct Gen {
   std::mt19937 rng;
   int family;
-  bool nf;  // netfilter: metadata (ct state, mark, interface names) is read at run time
+  bool nf;            // netfilter: metadata (ct state, mark, interface names) is read at run time
+  bool mixed = false;  // an inet table at XDP/TC: each rule and packet picks its family
   Gen(uint32_t seed, int fam, bool netfilter) : rng(seed), family(fam), nf(netfilter) {}
 
   uint32_t pick(uint32_t n) { return std::uniform_int_distribution<uint32_t>(0, n - 1)(rng); }
@@ -35,9 +36,12 @@ struct Gen {
 
   std::string host(bool src) {
     static const char* v4[] = {"198.18.0.1", "198.18.0.2", "198.18.1.7", "198.19.4.5", "198.19.4.200"};
-    static const char* v6[] = {"2001:db8::1", "2001:db8::2", "2001:db8:1::7", "2001:db8:4:5::5", "2001:db8:4:5::c8"};
+    // The last two IPv6 addresses start with the bytes of 198.18.0.1 and 198.19.4.5: in an inet table
+    // an IPv4 prefix must still not match them.
+    static const char* v6[] = {"2001:db8::1", "2001:db8::2", "2001:db8:1::7", "2001:db8:4:5::5", "2001:db8:4:5::c8",
+                               "c612:1::5", "c613:405::1"};
     (void)src;
-    return family == 4 ? v4[pick(5)] : v6[pick(5)];
+    return family == 4 ? v4[pick(5)] : v6[pick(7)];
   }
   int plen() {
     static const int p4[] = {8, 16, 24, 32, 32, 0};
@@ -63,6 +67,7 @@ struct Gen {
   }
 
   Rule rule(int i, int n_user) {
+    if (mixed) family = chance(50) ? 4 : 6;
     Rule r;
     r.origin = "rule " + std::to_string(i);
     uint8_t proto = 0;
@@ -119,10 +124,11 @@ struct Gen {
       for (int i = 0; i < 40; ++i) rs.push_back(rule(i, 0));
       chains.push_back(user_chain("U" + std::to_string(u), rs));
     }
-    return table_of(family == 4 ? Family::Ipv4 : Family::Ipv6, chains);
+    return table_of(mixed ? Family::Inet : family == 4 ? Family::Ipv4 : Family::Ipv6, chains);
   }
 
   PacketSpec packet() {
+    if (mixed) family = chance(50) ? 4 : 6;
     PacketSpec s = pkt(family);
     s.src = host(true);
     s.dst = host(false);
@@ -154,8 +160,9 @@ std::vector<uint8_t> truncated_v4(const PacketSpec& s, size_t keep) {
   return f;
 }
 
-void compare(const Flavour& fl, uint32_t seed, int n_rules, int n_packets) {
+void compare(const Flavour& fl, uint32_t seed, int n_rules, int n_packets, bool mixed = false) {
   Gen gen(seed, fl.family, fl.at.kind == AttachKind::Netfilter);
+  gen.mixed = mixed;
   Table t = gen.table(n_rules);
   auto cls = load(t, "INPUT", fl.at, nullptr, classified());
   auto lin = load(t, "INPUT", fl.at, nullptr, linear());
@@ -166,7 +173,7 @@ void compare(const Flavour& fl, uint32_t seed, int n_rules, int n_packets) {
   for (int i = 0; i < n_packets; ++i) {
     PacketSpec s = gen.packet();
     uint32_t a, b;
-    if (fl.family == 4 && (s.proto == 6 || s.proto == 17) && gen.chance(10)) {
+    if (s.family == 4 && (s.proto == 6 || s.proto == 17) && gen.chance(10)) {
       auto f = truncated_v4(s, 1 + gen.pick(s.proto == 6 ? 19 : 7));
       a = cls->run_frame(f, 4);
       b = lin->run_frame(f, 4);
@@ -191,6 +198,20 @@ TEST(ProgClassify, MatchesLinearOnRandomTables) {
       compare(fl, seed * 7919 + fl.family, 120, 400);
       if (HasFatalFailure()) return;
     }
+}
+
+// An inet table at XDP and TC: one program for both families, so address rules also key the family
+// (an IPv4 prefix must not match the first bytes of an IPv6 address).
+TEST(ProgClassify, MatchesLinearOnRandomInetTables) {
+  NFJIT_REQUIRE_ROOT();
+  for (const auto& fl : flavours()) {
+    if (fl.at.kind == AttachKind::Netfilter || fl.family != 4) continue;
+    for (uint32_t seed = 1; seed <= 6; ++seed) {
+      SCOPED_TRACE(std::string(fl.name) + " inet seed " + std::to_string(seed));
+      compare(fl, seed * 104729, 120, 400, /*mixed=*/true);
+      if (HasFatalFailure()) return;
+    }
+  }
 }
 
 // The bench's shape at 10,000 rules becomes one tuple: a small program whatever the rule count, the
