@@ -94,12 +94,6 @@ uint32_t prefix_mask(uint32_t plen, uint32_t bits = 32) {
 bool mixed_family(const Gen& g) {
   return !g.pf && g.table.family != ir::Family::Ipv4 && g.table.family != ir::Family::Ipv6;
 }
-bool family_impossible(const Gen& g, uint8_t fam) {
-  if (g.pf) return g.pf != fam;
-  if (g.table.family == ir::Family::Ipv4) return fam != 4;
-  if (g.table.family == ir::Family::Ipv6) return fam != 6;
-  return false;
-}
 
 // Constraints an address of family `fam` implies in a table that sees both families.
 void add_family(const Gen& g, uint8_t fam, Alt& a) {

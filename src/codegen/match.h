@@ -20,6 +20,10 @@ std::optional<bool> static_match(const Gen& g, const ir::Match& m);
 // skipped; a false one makes the rule never match (it may still hotdrop on a match before it).
 Result<bool> emit_rule_test(Gen& g, const ir::Rule& r, Label next, Label& hotdrop);
 
+// Packets of another family never reach a rule of an ip or ip6 table (parse.cc), nor of a netfilter
+// program (compiled per family): then an address match of the other family can never hold.
+bool family_impossible(const Gen& g, uint8_t fam);
+
 // The "no hotdrop condition" bits (packet_desc.h) of hotdrop `h`: all set when none of its conditions
 // holds for the packet.
 uint32_t hotdrop_ok_bits(const Gen& g, const ir::Hotdrop& h);

@@ -69,14 +69,6 @@ void check_family(Gen& g, uint8_t fam) {
   g.e.emit(alu64_reg(BPF_OR, R0, R1));
 }
 
-// Packets of another family never reach a rule of an ip or ip6 table (parse.cc), nor of a netfilter
-// program (compiled per family): then an address match of the other family can never hold.
-bool family_impossible(const Gen& g, uint8_t fam) {
-  if (g.pf) return g.pf != fam;
-  if (g.table.family == ir::Family::Ipv4) return fam != 4;
-  if (g.table.family == ir::Family::Ipv6) return fam != 6;
-  return false;
-}
 
 Result<void> int_match(Gen& g, const ir::IntMatch& m, bool invert, const ir::Rule& r) {
   auto& e = g.e;
@@ -167,6 +159,13 @@ Result<void> addr_range_v4(Gen& g, const ir::AddrRangeMatch& m, bool invert) {
 }
 
 }  // namespace
+
+bool family_impossible(const Gen& g, uint8_t fam) {
+  if (g.pf) return g.pf != fam;
+  if (g.table.family == ir::Family::Ipv4) return fam != 4;
+  if (g.table.family == ir::Family::Ipv6) return fam != 6;
+  return false;
+}
 
 bool branch_free(const Gen& g, const ir::Match& m) {
   if (const auto* im = std::get_if<ir::IntMatch>(&m.m)) {

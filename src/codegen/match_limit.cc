@@ -12,6 +12,7 @@
 // (nfjit_xtlimits, value {u64 prev jiffies, u32 credit, u32 pad}): see emit_xt_limit_match.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "codegen/kernel_jiffies.h"
 #include "codegen/match.h"
@@ -36,6 +37,30 @@ std::vector<const ir::LimitMatch*> table_limits(const ir::Table& t, ir::LimitClo
       for (const auto& m : r.matches)
         if (const auto* l = std::get_if<ir::LimitMatch>(&m.m); l && l->clock == c) out.push_back(l);
   return out;
+}
+
+// The limit map of clock `c` (created on first use): one slot per limit of the whole table, each
+// initialised by `initial`, the same in every program of the table, which the runtime therefore
+// shares between them (MapSpec::shared).
+int table_limit_map(Gen& g, ir::LimitClock c, int& index, const char* name, uint32_t value_size,
+                    const std::function<std::vector<uint8_t>(const ir::LimitMatch&)>& initial) {
+  if (index >= 0) return index;
+  MapSpec spec;
+  spec.name = name;
+  spec.type = BPF_MAP_TYPE_ARRAY;
+  spec.key_size = 4;
+  spec.value_size = value_size;
+  spec.role = MapSpec::Role::Limits;
+  spec.shared = name;
+  const auto all = table_limits(g.table, c);
+  spec.max_entries = static_cast<uint32_t>(all.size());
+  for (uint32_t i = 0; i < all.size(); ++i) {
+    std::vector<uint8_t> key(4);
+    std::memcpy(key.data(), &i, 4);
+    spec.initial.emplace_back(std::move(key), initial(*all[i]));
+  }
+  index = g.add_map(std::move(spec));
+  return index;
 }
 
 uint32_t table_limit_slot(const ir::Table& t, const ir::LimitMatch& m) {
@@ -65,29 +90,15 @@ Result<void> emit_xt_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule
   auto jiffies = kernel_jiffies();
   if (!jiffies) return make_error(jiffies.error().err, "rule '" + r.origin + "': " + jiffies.error().message);
 
-  if (g.xt_limits_map < 0) {
-    // One slot per xt limit of the whole table, all initialised, the same in every program of the
-    // table: the runtime shares the map between them (MapSpec::shared).
-    MapSpec spec;
-    spec.name = "nfjit_xtlimits";
-    spec.type = BPF_MAP_TYPE_ARRAY;
-    spec.key_size = 4;
-    spec.value_size = 16;
-    spec.role = MapSpec::Role::Limits;
-    spec.shared = "xt_limits";
-    const auto all = table_limits(g.table, ir::LimitClock::Jiffies);
-    spec.max_entries = static_cast<uint32_t>(all.size());
+  // {prev jiffies, credit}: as limit_mt_check() leaves it.
+  table_limit_map(g, ir::LimitClock::Jiffies, g.xt_limits_map, "nfjit_xtlimits", 16, [&](const ir::LimitMatch& l) {
+    std::vector<uint8_t> val(16, 0);
     const uint64_t prev = *jiffies;
-    for (uint32_t i = 0; i < all.size(); ++i) {
-      const XtLimitParams p = xt_limit_params(*hz, all[i]->xt_avg, all[i]->burst);
-      std::vector<uint8_t> key(4), val(16, 0);
-      std::memcpy(key.data(), &i, 4);
-      std::memcpy(val.data(), &prev, 8);
-      std::memcpy(val.data() + 8, &p.cap, 4);
-      spec.initial.emplace_back(key, val);
-    }
-    g.xt_limits_map = g.add_map(std::move(spec));
-  }
+    const uint32_t cap = xt_limit_params(*hz, l.xt_avg, l.burst).cap;
+    std::memcpy(val.data(), &prev, 8);
+    std::memcpy(val.data() + 8, &cap, 4);
+    return val;
+  });
   const uint32_t slot = table_limit_slot(g.table, m);
 
   const auto cost = static_cast<int32_t>(xp.cost), cap = static_cast<int32_t>(xp.cap);  // u32 bits in imm
@@ -144,25 +155,12 @@ Result<void> emit_xt_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule
 Result<void> emit_limit_match(Gen& g, const ir::LimitMatch& m, const ir::Rule& r, Label if_false) {
   if (m.clock == ir::LimitClock::Jiffies) return emit_xt_limit_match(g, m, r, if_false);
   if (m.rate == 0 || m.per_ns == 0) return make_error(EINVAL, "rule '" + r.origin + "': limit rate is zero");
-  if (g.limits_map < 0) {
-    MapSpec spec;  // shared by the table's programs, as the xt limits above
-    spec.name = "nfjit_limits";
-    spec.type = BPF_MAP_TYPE_ARRAY;
-    spec.key_size = 4;
-    spec.value_size = 8;
-    spec.role = MapSpec::Role::Limits;
-    spec.shared = "limits";
-    const auto all = table_limits(g.table, ir::LimitClock::Ns);
-    spec.max_entries = static_cast<uint32_t>(all.size());
-    for (uint32_t i = 0; i < all.size(); ++i) {
-      std::vector<uint8_t> key(4), val(8);
-      std::memcpy(key.data(), &i, 4);
-      int64_t init = kLimitInitial;
-      std::memcpy(val.data(), &init, 8);
-      spec.initial.emplace_back(key, val);
-    }
-    g.limits_map = g.add_map(std::move(spec));
-  }
+  table_limit_map(g, ir::LimitClock::Ns, g.limits_map, "nfjit_limits", 8, [](const ir::LimitMatch&) {
+    std::vector<uint8_t> val(8);
+    const int64_t init = kLimitInitial;
+    std::memcpy(val.data(), &init, 8);
+    return val;
+  });
   const uint32_t slot = table_limit_slot(g.table, m);
 
   const uint64_t burst = m.burst ? m.burst : 5;
